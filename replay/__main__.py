@@ -1,0 +1,5 @@
+"""Run the command-line tool as ``python -m replay``."""
+
+from replay.cli import main
+
+raise SystemExit(main())
