@@ -279,6 +279,15 @@ def _history_messages(entry: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
     return found
 
 
+def count_output_files(outputs: dict[str, Any]) -> int:
+    """Count the output items (images, files, texts) over every output node."""
+    count = 0
+    for node in outputs.values():
+        if isinstance(node, dict):
+            count += sum(len(items) for items in node.values() if isinstance(items, list))
+    return count
+
+
 def history_to_detail(job_id: str, entry: dict[str, Any]) -> dict[str, Any]:
     """Build the OSS job-detail shape from a `/history/{id}` entry (servers older than the jobs API).
 
@@ -305,7 +314,8 @@ def history_to_detail(job_id: str, entry: dict[str, Any]) -> dict[str, Any]:
         status = "completed"
     else:
         status = "failed" if status_obj else "completed"
-    outputs = entry.get("outputs") if isinstance(entry.get("outputs"), dict) else {}
+    raw_outputs = entry.get("outputs")
+    outputs: dict[str, Any] = raw_outputs if isinstance(raw_outputs, dict) else {}
     detail: dict[str, Any] = {"id": job_id, "status": status}
     if isinstance(number, (int, float)) and not isinstance(number, bool):
         detail["priority"] = number
@@ -321,10 +331,7 @@ def history_to_detail(job_id: str, entry: dict[str, Any]) -> dict[str, Any]:
             break
     if "execution_error" in events:
         detail["execution_error"] = events["execution_error"]
-    detail["outputs_count"] = sum(
-        len(items) for node in outputs.values() if isinstance(node, dict)
-        for items in node.values() if isinstance(items, list)
-    )
+    detail["outputs_count"] = count_output_files(outputs)
     ui = _ui_from_extra(extra)
     if ui is not None and isinstance(ui.get("id"), str):
         detail["workflow_id"] = ui["id"]
