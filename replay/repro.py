@@ -1,0 +1,325 @@
+"""Rebuilding a failed job: a resubmittable prompt (full or minimal), its recipe, and the verdict of a rerun.
+
+`build_repro` turns a failed `Job` into a `ReproPlan`: the prompt to submit, the output nodes to target, what
+was kept and dropped, the overrides and pinned inputs, and where the error's reported inputs disagree with
+the prompt. `repro_recipe` writes the plan down as a recipe with a `repro` section; `verdict` judges a
+rerun against the original failure (SPEC §5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from replay.errors import InputError, JobStateError
+from replay.jobs import ExecutionError, Job
+from replay.recipe import REDACTED, build_recipe, is_secret_name
+from replay.workflow import Graph, Override, apply_sets, is_link, natural_key, node_inputs, prune
+
+Mode = Literal["full", "minimal"]
+Verdict = Literal["reproduced", "different-failure", "not-reproduced"]
+VERDICTS: tuple[Verdict, ...] = ("reproduced", "different-failure", "not-reproduced")
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class NodeClass(Protocol):
+    """What repro needs from one node definition (`replay.nodedefs.NodeDef` has it)."""
+
+    @property
+    def output_node(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class InputMismatch:
+    """A literal input of the failing node whose value in the prompt differs from what the error reported."""
+
+    node_id: str
+    input_name: str
+    prompt_value: Any
+    reported_value: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        """The mismatch as plain data, secret values hidden."""
+        return _secret_safe(
+            {"node": self.node_id, "input": self.input_name, "prompt": self.prompt_value, "reported": self.reported_value}
+        )
+
+
+@dataclass
+class ReproPlan:
+    """What `repro` will submit, and why: built by `build_repro` from a failed job."""
+
+    job_id: str | None
+    error: ExecutionError
+    mode: Mode
+    prompt: dict[str, Any]
+    targets: list[str]
+    kept: list[str]
+    dropped: list[str]
+    overrides: list[Override] = field(default_factory=list)
+    pinned: list[InputMismatch] = field(default_factory=list)
+    mismatches: list[InputMismatch] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    ui_workflow: dict[str, Any] | None = None
+
+    def section(self) -> dict[str, Any]:
+        """The recipe's `repro` section: source job, error, mode, kept/dropped nodes, targets, changes."""
+        error = self.error
+        section: dict[str, Any] = {
+            "job_id": self.job_id,
+            "error": {
+                "node_id": error.node_id,
+                "node_type": error.node_type,
+                "exception_type": error.exception_type,
+                "message": error.first_line,
+            },
+            "mode": self.mode,
+            "kept_nodes": list(self.kept),
+            "dropped_nodes": list(self.dropped),
+            "targets": list(self.targets),
+            "overrides": [
+                _secret_safe({"node": o.node_id, "input": o.input_name, "value": o.value}) for o in self.overrides
+            ],
+            "pinned_inputs": [m.as_dict() for m in self.pinned],
+            "input_mismatches": [m.as_dict() for m in self.mismatches],
+        }
+        if self.notes:
+            section["notes"] = list(self.notes)
+        return section
+
+
+def _secret_safe(entry: dict[str, Any]) -> dict[str, Any]:
+    """Hide the values of an entry about an input whose name looks secret (`api_key`, `token`, ...)."""
+    if not is_secret_name(str(entry.get("input", ""))):
+        return entry
+    return {key: (REDACTED if key in ("value", "prompt", "reported") else value) for key, value in entry.items()}
+
+
+def check_failed(job: Job) -> ExecutionError:
+    """Return the job's error, or raise JobStateError when the job is not a failure `repro` can rebuild."""
+    name = f"job {job.id}" if job.id else "this document"
+    if job.status is None:
+        raise JobStateError(
+            f"{name} has no status: it is a {job.kind} file, not a job record; repro needs a failed job "
+            "(a job id, a job JSON, a history entry or a recipe of a job)",
+            status=None,
+        )
+    if job.status != "failed":
+        why = " (a cancelled job did not fail: there is no error to reproduce)" if job.status == "cancelled" else ""
+        raise JobStateError(f"{name} is {job.status}, not failed{why}; repro rebuilds failed jobs", status=job.status)
+    if job.error is None or not job.error.node_id:
+        raise JobStateError(
+            f"{name} failed, but its record has no execution_error naming the failing node; nothing to rebuild from",
+            status=job.status,
+        )
+    if not job.prompt:
+        raise InputError(f"{name} has no API prompt in its record (workflow.prompt); nothing to resubmit")
+    return job.error
+
+
+def output_classes(defs: Mapping[str, NodeClass] | None) -> set[str] | None:
+    """The class names the definitions mark `output_node`, or None when there are no definitions."""
+    if defs is None:
+        return None
+    return {name for name, definition in defs.items() if definition.output_node}
+
+
+def _unwrap(reported: Any) -> tuple[bool, Any]:
+    """The single value behind a reported input (OSS wraps each in a list); (False, None) when not one scalar."""
+    if isinstance(reported, list):
+        if len(reported) != 1:
+            return False, None
+        reported = reported[0]
+    return isinstance(reported, _SCALARS), reported
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def input_mismatches(prompt: Mapping[str, Any], error: ExecutionError) -> list[InputMismatch]:
+    """Compare the failing node's literal inputs with the values the error reports (`current_inputs`).
+
+    Linked inputs, inputs the prompt does not set (hidden inputs such as `prompt` or `unique_id`),
+    batched values and non-scalar values are not compared.
+    """
+    inputs = node_inputs(prompt.get(error.node_id))
+    found = []
+    for name in sorted(error.current_inputs):
+        if name not in inputs:
+            continue
+        literal = inputs[name]
+        if is_link(literal) or not isinstance(literal, _SCALARS):
+            continue
+        comparable, reported = _unwrap(error.current_inputs[name])
+        if comparable and not _same_value(literal, reported):
+            found.append(InputMismatch(error.node_id, name, literal, reported))
+    return found
+
+
+def _defined_input_names(defs: Mapping[str, Any] | None) -> Any:
+    """A `class type -> input names` function over node definitions, for `apply_sets`; None without them."""
+    if defs is None:
+        return None
+
+    def names(class_type: str) -> Collection[str]:
+        definition = defs.get(class_type)
+        specs = getattr(definition, "inputs", ()) if definition is not None else ()
+        found: list[str] = []
+        stack = list(specs)
+        while stack:
+            spec = stack.pop()
+            found.append(str(getattr(spec, "name", "")))
+            for children in getattr(spec, "variants", {}).values():
+                stack.extend(children)
+        return found
+
+    return names
+
+
+def build_repro(
+    job: Job,
+    *,
+    minimal: bool = False,
+    sets: Iterable[Override] = (),
+    pin_inputs: bool = False,
+    defs: Mapping[str, NodeClass] | None = None,
+) -> ReproPlan:
+    """Build the plan to rerun a failed job: its prompt with fixes, full or cut down to reach the failure.
+
+    Full mode keeps the prompt as it ran. Minimal mode keeps the failing node, its ancestors, and the
+    shortest path from it to an output node with that path's ancestors, and targets that output node;
+    when no output node can be reached it says so in `notes` and falls back to full mode. `pin_inputs`
+    writes the scalar values the error reported into the prompt where they differ; `sets` are applied
+    after that and win. Output nodes come from `defs` (`output_node`) when given, else from the graph.
+
+    Raises JobStateError for a job that did not fail, InputError for a bad override.
+    """
+    error = check_failed(job)
+    assert job.prompt is not None
+    notes: list[str] = []
+    mismatches = input_mismatches(job.prompt, error)
+    pins = mismatches if pin_inputs else []
+    pin_sets = [Override(m.node_id, m.input_name, m.reported_value) for m in pins]
+    overrides = list(sets)
+    prompt = apply_sets(job.prompt, [*pin_sets, *overrides], defined_inputs=_defined_input_names(defs))
+    graph = Graph(prompt)
+
+    mode: Mode = "full"
+    targets: list[str] = []
+    kept = graph.nodes
+    if error.node_id not in graph:
+        notes.append(f"the failing node {error.node_id} is not in the prompt; the whole prompt is kept")
+    elif minimal:
+        classes = output_classes(defs)
+        outputs = graph.output_nodes(classes, known_classes=set(defs) if defs is not None else ())
+        path = graph.path_to_output(error.node_id, outputs)
+        if path is None:
+            notes.append(
+                f"node {error.node_id} ({error.node_type}) has no path to an output node; fell back to full mode"
+            )
+        else:
+            mode = "minimal"
+            needed = {error.node_id, *path}
+            keep = needed | graph.ancestors(needed)
+            kept = [n for n in graph.nodes if n in keep]
+            targets = [path[-1]]
+            prompt = prune(prompt, keep)
+    kept_set = set(kept)
+    dropped = [n for n in sorted(job.prompt, key=natural_key) if n not in kept_set]
+    for override in overrides:
+        if override.node_id in dropped:
+            notes.append(f"--set {override.node_id}.{override.input_name} has no effect: node {override.node_id} was dropped")
+    ui = job.ui_workflow
+    if mode == "minimal" and ui is not None:
+        ui = None
+        notes.append("the UI graph is left out: it shows nodes the minimal prompt does not have")
+    return ReproPlan(
+        job_id=job.id,
+        error=error,
+        mode=mode,
+        prompt=prompt,
+        targets=targets,
+        kept=kept,
+        dropped=dropped,
+        overrides=overrides,
+        pinned=list(pins),
+        mismatches=mismatches,
+        notes=notes,
+        ui_workflow=ui,
+    )
+
+
+def repro_recipe(plan: ReproPlan, job: Job, *, server: str | None = None, api_key: str | None = None) -> dict[str, Any]:
+    """The recipe of a plan: its prompt, the job's extra_data and (full mode) UI graph, and the `repro` section.
+
+    It holds no `job` record: it is derived from the failed job (`source.derived_from`), not a copy of it.
+    """
+    derived = Job(
+        kind=job.kind,
+        id=job.id,
+        prompt=plan.prompt,
+        extra_data=job.extra_data,
+        ui_workflow=plan.ui_workflow,
+        source={**{k: v for k, v in job.source.items() if k != "server"}, "derived_from": "repro"},
+        repro=plan.section(),
+    )
+    return build_recipe(derived, server=server or job.source.get("server"), api_key=api_key)
+
+
+def targets_of(job: Job) -> list[str]:
+    """The `partial_execution_targets` a recipe's `repro` section asks for (empty when none)."""
+    section = job.repro if isinstance(job.repro, dict) else {}
+    targets = section.get("targets")
+    return [str(t) for t in targets] if isinstance(targets, list) else []
+
+
+def _same_exception(a: str, b: str) -> bool:
+    """Exception types match when equal, or when one is unqualified and the class names agree."""
+    if a == b:
+        return True
+    if "." in a and "." in b:
+        return False
+    return a.rsplit(".", 1)[-1] == b.rsplit(".", 1)[-1]
+
+
+def verdict(original: ExecutionError, new_job: Job) -> Verdict:
+    """Judge a rerun (SPEC §5): `reproduced` when it failed at the same node or node class with the same
+    exception type, `different-failure` when it failed or was cancelled otherwise, `not-reproduced` when it
+    completed. Raises JobStateError when the new job has not finished.
+    """
+    if new_job.status == "completed":
+        return "not-reproduced"
+    if new_job.status == "cancelled":
+        return "different-failure"
+    if new_job.status != "failed":
+        raise JobStateError(f"job {new_job.id} is {new_job.status}; a verdict needs a finished job", status=new_job.status)
+    new = new_job.error
+    if new is None:
+        return "different-failure"
+    same_place = new.node_id == original.node_id or (bool(new.node_type) and new.node_type == original.node_type)
+    if same_place and _same_exception(new.exception_type, original.exception_type):
+        return "reproduced"
+    return "different-failure"
+
+
+__all__ = [
+    "VERDICTS",
+    "InputMismatch",
+    "Mode",
+    "NodeClass",
+    "ReproPlan",
+    "Verdict",
+    "build_repro",
+    "check_failed",
+    "input_mismatches",
+    "output_classes",
+    "repro_recipe",
+    "targets_of",
+    "verdict",
+]
