@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from replay.errors import InputError, JobStateError
+from replay.fetch import DEFAULT_DIR, is_file_target
 from replay.jobs import ExecutionError, Job
-from replay.recipe import REDACTED, build_recipe, is_secret_name
+from replay.recipe import REDACTED, build_recipe, dumps_recipe, is_secret_name, write_recipe
 from replay.workflow import Graph, Override, apply_sets, is_link, natural_key, node_inputs, prune
+
+if TYPE_CHECKING:
+    from replay.client import Client
+    from replay.nodedefs import NodeDefs
+    from replay.submit import ProgressCallback
 
 Mode = Literal["full", "minimal"]
 Verdict = Literal["reproduced", "different-failure", "not-reproduced"]
@@ -308,6 +315,139 @@ def verdict(original: ExecutionError, new_job: Job) -> Verdict:
     return "different-failure"
 
 
+def describe_error(error: ExecutionError | None) -> str:
+    """One line about a failure: `node 5 (ComfyMathExpression): ZeroDivisionError: division by zero`."""
+    if error is None:
+        return "no error details"
+    return f"node {error.node_id} ({error.node_type or '?'}): {error.exception_type}: {error.first_line}"
+
+
+@dataclass
+class ReproRun:
+    """One `repro` run: the plan, where its recipe went, and (after `rerun`) the new job and the verdict."""
+
+    plan: ReproPlan
+    recipe_path: str
+    state: str
+    """"written", "unchanged", or "printed" when the recipe went to standard output (`recipe_text`)."""
+    recipe_text: str = ""
+    job_id: str | None = None
+    new_job: Job | None = None
+    verdict: Verdict | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` result of `repro` (SPEC §4), with a few more keys."""
+        plan = self.plan
+        new_error = self.new_job.error if self.new_job is not None else None
+        return {
+            "recipe": self.recipe_path,
+            "failed_node": plan.error.node_id,
+            "node_type": plan.error.node_type,
+            "exception_type": plan.error.exception_type,
+            "message": plan.error.first_line,
+            "mode": plan.mode,
+            "kept_nodes": list(plan.kept),
+            "dropped_nodes": list(plan.dropped),
+            "targets": list(plan.targets),
+            "input_mismatches": [m.as_dict() for m in plan.mismatches],
+            "notes": list(plan.notes),
+            "job_id": self.job_id,
+            "status": self.new_job.status if self.new_job is not None else None,
+            "verdict": self.verdict,
+            "new_error": None if new_error is None else {
+                "node_id": new_error.node_id,
+                "node_type": new_error.node_type,
+                "exception_type": new_error.exception_type,
+                "message": new_error.first_line,
+            },
+        }
+
+
+def write_repro(
+    job: Job,
+    *,
+    minimal: bool = False,
+    sets: Iterable[Override] = (),
+    pin_inputs: bool = False,
+    defs: Mapping[str, NodeClass] | None = None,
+    out: str = DEFAULT_DIR,
+    force: bool = False,
+    api_key: str | None = None,
+) -> ReproRun:
+    """Build the plan of a failed job and write its recipe: to `out` (a folder, default `recipes/`, where it is
+    named `<job_id>.repro.yaml`; a .yaml file; or `-` for the text in `recipe_text`)."""
+    plan = build_repro(job, minimal=minimal, sets=sets, pin_inputs=pin_inputs, defs=defs)
+    recipe = repro_recipe(plan, job, api_key=api_key)
+    if out == "-":
+        return ReproRun(plan, "-", "printed", recipe_text=dumps_recipe(recipe))
+    target = Path(out) if is_file_target(out) else Path(out) / f"{job.id or 'job'}.repro.yaml"
+    state = write_recipe(target, recipe, force=force)
+    return ReproRun(plan, str(target), state)
+
+
+def rerun(
+    run: ReproRun,
+    client: Client,
+    *,
+    wait: bool = False,
+    wait_timeout: float = 600.0,
+    preflight: bool = True,
+    defs: NodeDefs | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ReproRun:
+    """Submit a run's prompt (targets and UI graph included) and, with `wait`, follow it and judge it.
+
+    Fills in `job_id`, and with `wait` also `new_job` and `verdict`; returns the same run.
+    """
+    from replay.submit import submit_prompt, wait_for_job  # noqa: PLC0415 - submit needs the HTTP client
+
+    plan = run.plan
+    run.job_id = submit_prompt(
+        client, plan.prompt, ui_workflow=plan.ui_workflow, targets=plan.targets, preflight=preflight, defs=defs
+    )
+    if wait:
+        run.new_job = wait_for_job(client, run.job_id, wait_timeout=wait_timeout, on_progress=on_progress)
+        run.verdict = verdict(plan.error, run.new_job)
+    return run
+
+
+def render_repro(run: ReproRun) -> str:
+    """A short human summary of a repro run: the failure, what was rebuilt, the recipe, and the verdict."""
+    plan = run.plan
+    rows: list[tuple[str, str]] = [("job", str(plan.job_id)), ("failed at", describe_error(plan.error))]
+    total = len(plan.kept) + len(plan.dropped)
+    rebuilt = f"{plan.mode}: {len(plan.kept)} of {total} nodes kept"
+    if plan.dropped:
+        rebuilt += f", dropped {', '.join(plan.dropped)}"
+    rows.append(("rebuilt", rebuilt))
+    if plan.targets:
+        rows.append(("target", ", ".join(plan.targets)))
+    for override in plan.overrides:
+        shown = _secret_safe({"input": override.input_name, "value": override.value})["value"]
+        rows.append(("set", str(Override(override.node_id, override.input_name, shown))))
+    for mismatch in plan.mismatches:
+        entry = mismatch.as_dict()
+        pinned = " (pinned)" if mismatch in plan.pinned else " (--pin-inputs writes it in)"
+        rows.append(("mismatch", f"node {entry['node']} input {entry['input']!r}: prompt {entry['prompt']!r}, "
+                                 f"error reported {entry['reported']!r}{pinned}"))
+    for note in plan.notes:
+        rows.append(("note", note))
+    if run.state != "printed":
+        rows.append(("recipe", f"{run.recipe_path}" + (" (unchanged)" if run.state == "unchanged" else "")))
+    if run.job_id:
+        rows.append(("new job", run.job_id))
+    if run.new_job is not None:
+        new = run.new_job
+        rows.append(("verdict", str(run.verdict)))
+        rows.append(("before", f"failed at {describe_error(plan.error)}"))
+        if new.status == "failed":
+            rows.append(("after", f"failed at {describe_error(new.error)}"))
+        else:
+            rows.append(("after", str(new.status)))
+    width = max(len(key) for key, _ in rows)
+    return "".join(f"{key.ljust(width)}  {value}\n" for key, value in rows)
+
+
 __all__ = [
     "VERDICTS",
     "InputMismatch",
@@ -315,8 +455,13 @@ __all__ = [
     "NodeClass",
     "ReproPlan",
     "Verdict",
+    "ReproRun",
     "build_repro",
     "check_failed",
+    "describe_error",
+    "render_repro",
+    "rerun",
+    "write_repro",
     "input_mismatches",
     "output_classes",
     "repro_recipe",
