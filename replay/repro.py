@@ -8,10 +8,10 @@ rerun against the original failure (SPEC §5).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from replay.errors import InputError, JobStateError
 from replay.fetch import DEFAULT_DIR, is_file_target
@@ -28,13 +28,6 @@ Mode = Literal["full", "minimal"]
 Verdict = Literal["reproduced", "different-failure", "not-reproduced"]
 VERDICTS: tuple[Verdict, ...] = ("reproduced", "different-failure", "not-reproduced")
 _SCALARS = (str, int, float, bool, type(None))
-
-
-class NodeClass(Protocol):
-    """What repro needs from one node definition (`replay.nodedefs.NodeDef` has it)."""
-
-    @property
-    def output_node(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -125,7 +118,7 @@ def check_failed(job: Job) -> ExecutionError:
     return job.error
 
 
-def output_classes(defs: Mapping[str, NodeClass] | None) -> set[str] | None:
+def output_classes(defs: NodeDefs | None) -> set[str] | None:
     """The class names the definitions mark `output_node`, or None when there are no definitions."""
     if defs is None:
         return None
@@ -169,20 +162,19 @@ def input_mismatches(prompt: Mapping[str, Any], error: ExecutionError) -> list[I
     return found
 
 
-def _defined_input_names(defs: Mapping[str, Any] | None) -> Any:
-    """A `class type -> input names` function over node definitions, for `apply_sets`; None without them."""
+def defined_inputs(defs: NodeDefs | None) -> Callable[[str], Collection[str]] | None:
+    """A `class type -> input names` function over node definitions (for `apply_sets`); None without them."""
     if defs is None:
         return None
 
     def names(class_type: str) -> Collection[str]:
         definition = defs.get(class_type)
-        specs = getattr(definition, "inputs", ()) if definition is not None else ()
         found: list[str] = []
-        stack = list(specs)
+        stack = list(definition.inputs) if definition is not None else []
         while stack:
             spec = stack.pop()
-            found.append(str(getattr(spec, "name", "")))
-            for children in getattr(spec, "variants", {}).values():
+            found.append(spec.name)
+            for children in spec.variants.values():
                 stack.extend(children)
         return found
 
@@ -195,7 +187,7 @@ def build_repro(
     minimal: bool = False,
     sets: Iterable[Override] = (),
     pin_inputs: bool = False,
-    defs: Mapping[str, NodeClass] | None = None,
+    defs: NodeDefs | None = None,
 ) -> ReproPlan:
     """Build the plan to rerun a failed job: its prompt with fixes, full or cut down to reach the failure.
 
@@ -214,7 +206,7 @@ def build_repro(
     pins = mismatches if pin_inputs else []
     pin_sets = [Override(m.node_id, m.input_name, m.reported_value) for m in pins]
     overrides = list(sets)
-    prompt = apply_sets(job.prompt, [*pin_sets, *overrides], defined_inputs=_defined_input_names(defs))
+    prompt = apply_sets(job.prompt, [*pin_sets, *overrides], defined_inputs=defined_inputs(defs))
     graph = Graph(prompt)
 
     mode: Mode = "full"
@@ -369,7 +361,7 @@ def write_repro(
     minimal: bool = False,
     sets: Iterable[Override] = (),
     pin_inputs: bool = False,
-    defs: Mapping[str, NodeClass] | None = None,
+    defs: NodeDefs | None = None,
     out: str = DEFAULT_DIR,
     force: bool = False,
     api_key: str | None = None,
@@ -452,12 +444,12 @@ __all__ = [
     "VERDICTS",
     "InputMismatch",
     "Mode",
-    "NodeClass",
     "ReproPlan",
     "Verdict",
     "ReproRun",
     "build_repro",
     "check_failed",
+    "defined_inputs",
     "describe_error",
     "render_repro",
     "rerun",

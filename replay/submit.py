@@ -52,9 +52,9 @@ def preflight_problems(
     required inputs are present, values sit inside enums and ranges, targets are output nodes, and the
     prompt has an output node at all.
     """
-    from replay.validate import check_prompt_graph  # noqa: PLC0415 - validate pulls in jsonschema
+    from replay.validate import check_prompt_graph, json_path  # noqa: PLC0415 - validate pulls in jsonschema
 
-    lines = [f"{p.location}: {p.message}" for p in check_prompt_graph(prompt)]
+    lines = [f"{json_path(path)}: {message}" for path, message in check_prompt_graph(prompt)]
     for node_id in sorted(prompt, key=natural_key):
         for name, value in node_inputs(prompt[node_id]).items():
             if value == REDACTED:
@@ -94,7 +94,8 @@ def server_defs(client: Client) -> NodeDefs | None:
     from replay.nodedefs import NodeDefs  # noqa: PLC0415
 
     try:
-        return NodeDefs.from_dict(client.object_info())
+        info = client.object_info()
+        return NodeDefs.from_dict(info) if info else None
     except (ServerError, DocumentError):
         return None
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from replay.errors import InputError, JobStateError
 from replay.jobs import ExecutionError, Job, job_from_document
+from replay.nodedefs import NodeDefs, load_object_info
 from replay.recipe import REDACTED, dumps_recipe, job_from_recipe, loads_recipe
 from replay.repro import build_repro, input_mismatches, repro_recipe, targets_of, verdict
 from replay.workflow import parse_set
@@ -47,11 +47,12 @@ def failed_job(prompt: dict[str, Any], node_id: str, *, exception: str = "Runtim
     return Job(kind="job", id="3c04dcaf-283e-4da6-9ed7-02a8b6d99560", status="failed", prompt=prompt, error=error)
 
 
-@dataclass(frozen=True)
-class Def:
-    """A stand-in for one node definition: only the output flag matters to repro."""
+def defs_of(classes: list[str], outputs: tuple[str, ...] = ("SaveImage", "PreviewImage")) -> NodeDefs:
+    """Node definitions where only the output flag matters."""
+    return NodeDefs.from_dict({c: {"input": {}, "output": ["IMAGE"], "output_node": c in outputs} for c in classes})
 
-    output_node: bool
+
+OBJECT_INFO = load_object_info(DATA / "object_info.json.gz")
 
 
 # The recorded job: 1 EmptyImage -> 2 ImageBlur -> 3 SaveImage (ran), and 2 -> 7 ImageScale -> 8 SaveImage,
@@ -99,10 +100,8 @@ def test_minimal_repro_from_an_oss_history_entry_reads_the_error_from_the_status
     assert plan.kept == ZERODIV_MINIMAL
 
 
-def test_minimal_repro_with_definitions_finds_the_same_output() -> None:
-    defs = {"SaveImage": Def(True), "EmptyImage": Def(False), "ImageBlur": Def(False), "PrimitiveInt": Def(False),
-            "ComfyMathExpression": Def(False), "ImageScale": Def(False)}  # fmt: skip
-    plan = build_repro(zerodiv(), minimal=True, defs=defs)
+def test_minimal_repro_with_the_recorded_definitions_finds_the_same_output() -> None:
+    plan = build_repro(zerodiv(), minimal=True, defs=OBJECT_INFO)
     assert plan.kept == ZERODIV_MINIMAL
     assert plan.targets == ["8"]
 
@@ -162,8 +161,7 @@ SUBGRAPH = {
     "10": node("SaveImage", images=link("12:7")),
     "12:10": node("PreviewImage", images=link("12:5")),
 }
-OUTPUT_DEFS = {cls: Def(cls in ("SaveImage", "PreviewImage")) for cls in
-               ["LoadImage", "ImageBlur", "SaveImage", "ImageInvert", "ImageScale", "PreviewImage", "ImageToMask"]}  # fmt: skip
+OUTPUT_DEFS = defs_of(["LoadImage", "ImageBlur", "SaveImage", "ImageInvert", "ImageScale", "PreviewImage", "ImageToMask"])
 
 # prompt, failing node, definitions, expected kept nodes, dropped nodes, targets (mode follows from targets).
 MINIMAL_CASES = [
@@ -187,7 +185,7 @@ MINIMAL_CASES = [
 def test_minimal_repro_keeps_the_failure_its_ancestors_and_the_path_to_an_output_node(
     prompt: dict[str, Any],
     failing: str,
-    defs: dict[str, Def] | None,
+    defs: NodeDefs | None,
     kept: list[str],
     dropped: list[str],
     targets: list[str],
@@ -386,3 +384,11 @@ def test_two_differently_qualified_exception_names_do_not_match() -> None:
 def test_a_verdict_needs_a_finished_job(status: str) -> None:
     with pytest.raises(JobStateError):
         verdict(ORIGINAL, rerun(status))
+
+
+def test_with_definitions_an_override_may_name_an_input_the_prompt_leaves_unset() -> None:
+    prompt = {"1": node("EmptyImage", width=64, height=64), "2": node("SaveImage", images=link("1"))}
+    plan = build_repro(failed_job(prompt, "1"), sets=[parse_set("1.color=255")], defs=OBJECT_INFO)
+    assert plan.prompt["1"]["inputs"]["color"] == 255
+    with pytest.raises(InputError, match="its inputs: batch_size, color, height, width"):
+        build_repro(failed_job(prompt, "1"), sets=[parse_set("1.colour=255")], defs=OBJECT_INFO)
