@@ -360,7 +360,7 @@ def _submit_args(p: argparse.ArgumentParser) -> None:
          "Example: comfy-replay submit recipes/f7838b83-aab4-48ed-96a5-1e0cb6760bc6.repro.yaml --wait")
 @arguments(_submit_args)
 def cmd_submit(ctx: Context) -> int:
-    from replay.repro import describe_error  # noqa: PLC0415
+    from replay.repro import describe_error, error_fields  # noqa: PLC0415
     from replay.submit import submit_job, wait_for_job  # noqa: PLC0415
     from replay.workflow import parse_set  # noqa: PLC0415
 
@@ -381,13 +381,10 @@ def cmd_submit(ctx: Context) -> int:
     finally:
         _end_progress(ctx, progress)
     if ctx.as_json:
-        error = new.error
-        ctx.emit_json({"job_id": job_id, "status": new.status, "error": None if error is None else {
-            "node_id": error.node_id, "node_type": error.node_type, "exception_type": error.exception_type,
-            "message": error.first_line}})
+        ctx.emit_json({"job_id": job_id, "status": new.status, "error": error_fields(new.error)})
     else:
         ctx.print(job_id)
-        ctx.print(f"{new.status}" + (f": failed at {describe_error(new.error)}" if new.status == "failed" else ""))
+        ctx.print(f"failed at {describe_error(new.error)}" if new.status == "failed" else str(new.status))
     return EXIT_OK if new.status == "completed" else EXIT_NEGATIVE
 
 

@@ -68,12 +68,7 @@ class ReproPlan:
         error = self.error
         section: dict[str, Any] = {
             "job_id": self.job_id,
-            "error": {
-                "node_id": error.node_id,
-                "node_type": error.node_type,
-                "exception_type": error.exception_type,
-                "message": error.first_line,
-            },
+            "error": error_fields(error),
             "mode": self.mode,
             "kept_nodes": list(self.kept),
             "dropped_nodes": list(self.dropped),
@@ -94,6 +89,18 @@ def _secret_safe(entry: dict[str, Any]) -> dict[str, Any]:
     if not is_secret_name(str(entry.get("input", ""))):
         return entry
     return {key: (REDACTED if key in ("value", "prompt", "reported") else value) for key, value in entry.items()}
+
+
+def error_fields(error: ExecutionError | None) -> dict[str, str] | None:
+    """The facts of an error worth recording: node id, node class, exception type, first message line."""
+    if error is None:
+        return None
+    return {
+        "node_id": error.node_id,
+        "node_type": error.node_type,
+        "exception_type": error.exception_type,
+        "message": error.first_line,
+    }
 
 
 def check_failed(job: Job) -> ExecutionError:
@@ -346,12 +353,7 @@ class ReproRun:
             "job_id": self.job_id,
             "status": self.new_job.status if self.new_job is not None else None,
             "verdict": self.verdict,
-            "new_error": None if new_error is None else {
-                "node_id": new_error.node_id,
-                "node_type": new_error.node_type,
-                "exception_type": new_error.exception_type,
-                "message": new_error.first_line,
-            },
+            "new_error": error_fields(new_error),
         }
 
 
@@ -451,6 +453,7 @@ __all__ = [
     "check_failed",
     "defined_inputs",
     "describe_error",
+    "error_fields",
     "render_repro",
     "rerun",
     "write_repro",

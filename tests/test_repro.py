@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from graphs import BRANCHES, DIAMOND, SUBGRAPH, link, node
+from helpers import DATA, load
 
 from replay.errors import InputError, JobStateError
 from replay.jobs import ExecutionError, Job, job_from_document
@@ -16,24 +17,11 @@ from replay.recipe import REDACTED, dumps_recipe, job_from_recipe, loads_recipe
 from replay.repro import build_repro, input_mismatches, repro_recipe, targets_of, verdict
 from replay.workflow import parse_set
 
-DATA = Path(__file__).parent / "data"
 ZERODIV_ID = "f7838b83-aab4-48ed-96a5-1e0cb6760bc6"
 
 
-def load_json(name: str) -> Any:
-    return json.loads((DATA / name).read_text(encoding="utf-8"))
-
-
 def zerodiv(dialect: str = "oss") -> Job:
-    return job_from_document(load_json(f"{dialect}/fail_runtime_zerodiv.job.json"))
-
-
-def node(class_type: str, **inputs: Any) -> dict[str, Any]:
-    return {"class_type": class_type, "inputs": inputs}
-
-
-def link(node_id: str, slot: int = 0) -> list[Any]:
-    return [node_id, slot]
+    return job_from_document(load(f"{dialect}/fail_runtime_zerodiv.job.json"))
 
 
 def failed_job(prompt: dict[str, Any], node_id: str, *, exception: str = "RuntimeError", **reported: Any) -> Job:
@@ -94,7 +82,7 @@ def test_minimal_repro_of_the_recorded_job_drops_the_branch_that_saved_an_image(
 
 
 def test_minimal_repro_from_an_oss_history_entry_reads_the_error_from_the_status_messages() -> None:
-    job = job_from_document(load_json("oss/fail_runtime_zerodiv.history.json"))
+    job = job_from_document(load("oss/fail_runtime_zerodiv.history.json"))
     plan = build_repro(job, minimal=True)
     assert plan.error.node_id == "5"
     assert plan.kept == ZERODIV_MINIMAL
@@ -136,41 +124,16 @@ def test_an_override_of_an_unknown_node_or_input_is_refused_naming_what_exists(t
         build_repro(zerodiv(), sets=[parse_set(text)])
 
 
-# Graph cases. BRANCHES: 1 feeds 2 -> 3 (SaveImage) and 4 -> 5 -> 6 (PreviewImage); 7 hangs off 4.
-BRANCHES = {
-    "1": node("LoadImage", image="a.png"),
-    "2": node("ImageBlur", image=link("1")),
-    "3": node("SaveImage", images=link("2"), filename_prefix="x"),
-    "4": node("ImageInvert", image=link("1")),
-    "5": node("ImageScale", image=link("4"), width=64),
-    "6": node("PreviewImage", images=link("5")),
-    "7": node("ImageToMask", image=link("4"), channel="red"),
-}
-DIAMOND = {
-    "1": node("A"),
-    "2": node("B", x=link("1")),
-    "3": node("C", x=link("1")),
-    "4": node("D", left=link("2"), right=link("3", 1)),
-    "5": node("SaveImage", images=link("4")),
-    "6": node("SaveImage", images=link("3")),
-}
-SUBGRAPH = {
-    "2": node("Loader"),
-    "12:5": node("Inner", x=link("2")),
-    "12:7": node("Inner2", x=link("12:5")),
-    "10": node("SaveImage", images=link("12:7")),
-    "12:10": node("PreviewImage", images=link("12:5")),
-}
-OUTPUT_DEFS = defs_of(["LoadImage", "ImageBlur", "SaveImage", "ImageInvert", "ImageScale", "PreviewImage", "ImageToMask"])
+OUTPUT_DEFS = defs_of(sorted({n["class_type"] for n in BRANCHES.values()}))
 
 # prompt, failing node, definitions, expected kept nodes, dropped nodes, targets (mode follows from targets).
 MINIMAL_CASES = [
-    pytest.param(BRANCHES, "4", OUTPUT_DEFS, ["1", "4", "5", "6"], ["2", "3", "7"], ["6"],
+    pytest.param(BRANCHES, "4", OUTPUT_DEFS, ["1", "4", "5", "6"], ["2", "3", "7", "8"], ["6"],
                  id="failing-node-in-a-branch-that-does-not-reach-the-saved-output"),
-    pytest.param(BRANCHES, "4", None, ["1", "4", "7"], ["2", "3", "5", "6"], ["7"],
+    pytest.param(BRANCHES, "4", None, ["1", "4", "7"], ["2", "3", "5", "6", "8"], ["7"],
                  id="without-definitions-an-unconsumed-node-is-the-nearest-output"),
-    pytest.param(BRANCHES, "6", None, ["1", "4", "5", "6"], ["2", "3", "7"], ["6"], id="failing-node-is-an-output"),
-    pytest.param(BRANCHES, "3", OUTPUT_DEFS, ["1", "2", "3"], ["4", "5", "6", "7"], ["3"],
+    pytest.param(BRANCHES, "6", None, ["1", "4", "5", "6"], ["2", "3", "7", "8"], ["6"], id="failing-node-is-an-output"),
+    pytest.param(BRANCHES, "3", OUTPUT_DEFS, ["1", "2", "3"], ["4", "5", "6", "7", "8"], ["3"],
                  id="failing-output-with-definitions"),
     pytest.param(DIAMOND, "2", None, ["1", "2", "3", "4", "5"], ["6"], ["5"], id="diamond-keeps-both-sides"),
     pytest.param(DIAMOND, "4", None, ["1", "2", "3", "4", "5"], ["6"], ["5"], id="diamond-join"),
@@ -275,7 +238,7 @@ def test_a_job_that_did_not_fail_is_refused_naming_its_status(status: str, messa
 @pytest.mark.parametrize("name", ["oss/success_a.job.json", "oss/interrupted_running.job.json", "oss/pending.job.json"])
 def test_recorded_jobs_that_did_not_fail_are_refused(name: str) -> None:
     with pytest.raises(JobStateError):
-        build_repro(job_from_document(load_json(name)))
+        build_repro(job_from_document(load(name)))
 
 
 def test_a_bare_prompt_is_refused_as_not_a_job() -> None:

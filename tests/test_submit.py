@@ -11,39 +11,32 @@ from typing import Any
 
 import pytest
 from fakecomfy import FakeComfy
+from graphs import node
+from helpers import DATA, load
 
 from replay.cli import main
 from replay.client import Client
 from replay.errors import GraphError, ServerError, ServerUnreachable, SubmitRejected, WaitTimeout
 from replay.jobs import Job, job_from_document
 from replay.nodedefs import NodeDefs
-from replay.recipe import REDACTED
+from replay.recipe import REDACTED, loads_recipe
 from replay.repro import build_repro, rerun, write_repro
 from replay.submit import preflight_problems, submit_body, submit_job, submit_prompt, wait_for_job
 from replay.workflow import parse_set
 
-DATA = Path(__file__).parent / "data"
 ZERODIV_ID = "f7838b83-aab4-48ed-96a5-1e0cb6760bc6"
 OBJECT_INFO: dict[str, Any] = json.loads(gzip.decompress((DATA / "object_info.json.gz").read_bytes()))
 DEFS = NodeDefs.from_dict(OBJECT_INFO)
 DIALECTS = ["cloud", "oss"]
 
 
-def load_json(name: str) -> Any:
-    return json.loads((DATA / name).read_text(encoding="utf-8"))
-
-
 def zerodiv_detail() -> dict[str, Any]:
-    detail: dict[str, Any] = load_json("oss/fail_runtime_zerodiv.job.json")
+    detail: dict[str, Any] = load("oss/fail_runtime_zerodiv.job.json")
     return detail
 
 
 def zerodiv() -> Job:
     return job_from_document(zerodiv_detail())
-
-
-def node(class_type: str, **inputs: Any) -> dict[str, Any]:
-    return {"class_type": class_type, "inputs": inputs}
 
 
 # EmptyImage with a width below its minimum, and a SaveImage without its required images input.
@@ -415,6 +408,15 @@ def test_repro_with_an_unknown_input_exits_2_naming_the_nodes_inputs(tmp_path: P
     assert list(tmp_path.iterdir()) == []
 
 
+def test_repro_to_stdout_prints_the_recipe_and_the_summary_on_stderr() -> None:
+    code, out, err = run_cli(["repro", str(DATA / "oss/fail_runtime_zerodiv.job.json"), "--minimal", "-o", "-"], {})
+    assert code == 0, err
+    recipe = loads_recipe(out)
+    assert recipe["repro"]["targets"] == ["8"]
+    assert sorted(recipe["prompt"]) == ["1", "2", "4", "5", "6", "7", "8"]
+    assert "failed at  node 5 (ComfyMathExpression): ZeroDivisionError: division by zero" in err
+
+
 def test_repro_wait_without_submit_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = run_cli(["repro", str(DATA / "oss/fail_runtime_zerodiv.job.json"), "--wait"], {})
     assert code == 2 and "--submit" in err
@@ -430,7 +432,7 @@ def test_submit_of_a_repro_recipe_sends_its_targets_and_exits_1_when_the_job_fai
     assert server.submissions[-1]["partial_execution_targets"] == ["8"]
     lines = out.splitlines()
     assert lines[0] == server.job_ids()[-1]
-    assert lines[1] == "failed: failed at node 5 (ComfyMathExpression): ZeroDivisionError: division by zero"
+    assert lines[1] == "failed at node 5 (ComfyMathExpression): ZeroDivisionError: division by zero"
 
 
 def test_submit_with_a_fix_exits_0_when_the_job_completes(server: FakeComfy, tmp_path: Path) -> None:

@@ -5,49 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from graphs import BRANCHES, DIAMOND, SUBGRAPH, link, node
 
 from replay.errors import GraphError, InputError
 from replay.workflow import Graph, Override, apply_sets, is_link, natural_key, parse_set, parse_value, prune
-
-
-def node(class_type: str, **inputs: Any) -> dict[str, Any]:
-    return {"class_type": class_type, "inputs": inputs}
-
-
-def link(node_id: str, slot: int = 0) -> list[Any]:
-    return [node_id, slot]
-
-
-# A branching prompt: 1 feeds a saved branch (2 -> 3) and a second branch (4 -> 5 -> 6); 7 is fed by 4 but
-# nothing consumes 7, and 8 stands alone.
-BRANCHES = {
-    "1": node("LoadImage", image="a.png"),
-    "2": node("ImageBlur", image=link("1")),
-    "3": node("SaveImage", images=link("2"), filename_prefix="x"),
-    "4": node("ImageInvert", image=link("1")),
-    "5": node("ImageScale", image=link("4"), width=64),
-    "6": node("PreviewImage", images=link("5")),
-    "7": node("ImageToMask", image=link("4")),
-    "8": node("PrimitiveInt", value=3),
-}
-
-# A diamond: 1 feeds 2 and 3, both feed 4, which feeds the output 5.
-DIAMOND = {
-    "1": node("A"),
-    "2": node("B", x=link("1")),
-    "3": node("C", x=link("1")),
-    "4": node("D", left=link("2"), right=link("3", 1)),
-    "5": node("SaveImage", images=link("4")),
-}
-
-# Subgraph-path ids: the nodes of subgraph 12 are flattened to "12:5", "12:7".
-SUBGRAPH = {
-    "2": node("Loader"),
-    "12:5": node("Inner", x=link("2")),
-    "12:7": node("Inner2", x=link("12:5")),
-    "10": node("SaveImage", images=link("12:7")),
-    "12:10": node("PreviewImage", images=link("12:5")),
-}
 
 
 @pytest.mark.parametrize(
@@ -105,7 +66,7 @@ def test_descendants_follow_consumers() -> None:
 
 
 def test_topological_order_puts_each_node_after_its_inputs_with_ties_in_natural_order() -> None:
-    assert Graph(DIAMOND).topological_order() == ["1", "2", "3", "4", "5"]
+    assert Graph(DIAMOND).topological_order() == ["1", "2", "3", "4", "5", "6"]
     assert Graph(SUBGRAPH).topological_order() == ["2", "12:5", "12:7", "10", "12:10"]
 
 
@@ -120,7 +81,7 @@ def test_without_definitions_outputs_are_nodes_whose_outputs_nothing_consumes() 
 
 
 def test_with_definitions_outputs_are_the_classes_marked_output_node() -> None:
-    known = {"LoadImage", "ImageBlur", "SaveImage", "ImageInvert", "ImageScale", "PreviewImage", "ImageToMask", "PrimitiveInt"}
+    known = {node["class_type"] for node in BRANCHES.values()}
     outputs = Graph(BRANCHES).output_nodes({"SaveImage", "PreviewImage"}, known_classes=known)
     assert outputs == ["3", "6"]
 
@@ -227,7 +188,7 @@ def test_apply_sets_writes_values_into_a_copy() -> None:
 
 
 def test_apply_sets_names_the_nodes_when_the_node_is_unknown() -> None:
-    with pytest.raises(InputError, match=r"no node '99' \(its nodes: 1, 2, 3, 4, 5\)"):
+    with pytest.raises(InputError, match=r"no node '99' \(its nodes: 1, 2, 3, 4, 5, 6\)"):
         apply_sets(DIAMOND, [parse_set("99.x=1")])
 
 
