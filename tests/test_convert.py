@@ -310,3 +310,43 @@ def test_widget_values_are_named_as_the_frontend_named_them_in_its_own_copy(defs
     print(f"\nnodes with the frontend's named copy compared: {compared}")
     assert compared > 1000
     assert disagreements == []
+
+
+# --- the convert command -------------------------------------------------------------------------------
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    import io
+
+    from replay.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err, env={})
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_convert_command_prints_the_prompt_and_its_notes() -> None:
+    code, out, err = _run("convert", str(DATA / "convert" / "mute.ui.json"),
+                          "--object-info", str(DATA / "object_info.json.gz"))  # fmt: skip
+    assert code == 0
+    assert json.loads(out) == _load(DATA / "convert" / "mute.prompt.json")
+    assert "note: node 3: input 'images' linked a node that is muted or missing; dropped" in err
+
+
+def test_convert_command_writes_the_prompt_file(tmp_path: Path) -> None:
+    target = tmp_path / "prompt.json"
+    code, out, _ = _run("convert", str(DATA / "convert" / "nested.ui.json"),
+                        "--object-info", str(DATA / "object_info.json.gz"), "-o", str(target))  # fmt: skip
+    assert code == 0 and out == ""
+    assert json.loads(target.read_text()) == _load(DATA / "convert" / "nested.prompt.json")
+
+
+def test_convert_command_exits_2_on_missing_node_types_unless_allowed(tmp_path: Path) -> None:
+    source = tmp_path / "custom.json"
+    source.write_text(json.dumps(_with_custom_nodes()))
+    code, out, err = _run("convert", str(source), "--object-info", str(DATA / "object_info.json.gz"))
+    assert code == 2 and out == ""
+    assert err.startswith("comfy-replay: error: node types missing from the definitions: FancyUpscaler (nodes 7, 8)")
+    code, out, err = _run("convert", str(source), "--object-info", str(DATA / "object_info.json.gz"), "--allow-unknown")
+    assert code == 0 and "4" in json.loads(out)
+    assert "not converted: MagicSeed is not in the definitions (nodes 9)" in err
