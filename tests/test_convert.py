@@ -350,3 +350,43 @@ def test_convert_command_exits_2_on_missing_node_types_unless_allowed(tmp_path: 
     code, out, err = _run("convert", str(source), "--object-info", str(DATA / "object_info.json.gz"), "--allow-unknown")
     assert code == 0 and "4" in json.loads(out)
     assert "not converted: MagicSeed is not in the definitions (nodes 9)" in err
+
+
+# --- variations on the hand-written graphs --------------------------------------------------------------
+
+
+def test_a_bypassed_subgraph_instance_passes_its_matching_input_through(defs: NodeDefs) -> None:
+    ui = _load(DATA / "convert" / "subgraph.ui.json")
+    ui["nodes"][2]["mode"] = 4  # instance 7
+    prompt = convert_workflow(ui, defs).prompt
+    assert "7:1" not in prompt
+    assert prompt["8"]["inputs"]["images"] == ["5:1", 0]
+
+
+def test_a_muted_subgraph_instance_is_not_expanded_and_its_consumers_lose_the_link(defs: NodeDefs) -> None:
+    ui = _load(DATA / "convert" / "subgraph.ui.json")
+    ui["nodes"][2]["mode"] = 2  # instance 7
+    prompt = convert_workflow(ui, defs).prompt
+    assert list(prompt) == ["1", "5:1", "8"]
+    assert prompt["8"]["inputs"] == {"filename_prefix": "soft"}
+
+
+def test_a_primitive_value_reaches_its_target_through_a_reroute(defs: NodeDefs) -> None:
+    ui = _load(DATA / "convert" / "primitive.ui.json")
+    ui["nodes"].append({"id": 9, "type": "Reroute", "mode": 0, "inputs": [{"name": "", "type": "*", "link": 1}],
+                        "outputs": [{"name": "", "type": "INT", "links": [9]}]})  # fmt: skip
+    ui["links"][0] = [1, 1, 0, 9, 0, "INT"]
+    ui["links"].append([9, 9, 0, 2, 0, "INT"])
+    ui["nodes"][1]["inputs"][0]["link"] = 9
+    assert convert_workflow(ui, defs).prompt["2"]["inputs"]["width"] == 777
+
+
+def test_a_linked_subgraph_input_takes_the_outer_link_over_the_promoted_value(defs: NodeDefs) -> None:
+    ui = _load(DATA / "convert" / "subgraph.ui.json")
+    ui["nodes"].append({"id": 3, "type": "PrimitiveInt", "mode": 0, "widgets_values": [11, "fixed"],
+                        "outputs": [{"name": "INT", "type": "INT", "links": [4]}]})  # fmt: skip
+    ui["links"].append([4, 3, 0, 5, 1, "INT"])
+    ui["nodes"][1]["inputs"][1]["link"] = 4
+    prompt = convert_workflow(ui, defs).prompt
+    assert prompt["5:1"]["inputs"]["blur_radius"] == ["3", 0]
+    assert prompt["7:1"]["inputs"]["blur_radius"] == 3
