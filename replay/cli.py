@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 PROG = "comfy-replay"
 EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_SERVER, EXIT_AUTH = 0, 1, 2, 3, 4
+EXIT_INTERNAL = 70  # a bug in comfy-replay (sysexits EX_SOFTWARE)
 
 
 class UsageError(InputError):
@@ -336,10 +337,7 @@ def main(
             if ctx._client is not None:
                 ctx._client.close()
     except ReplayError as exc:
-        if verbose:
-            import traceback  # noqa: PLC0415
-
-            traceback.print_exc(file=err)
+        _traceback(err, verbose)
         err.write(f"{PROG}: error: {_one_line(str(exc))}\n")
         for line in getattr(exc, "lines", []) or getattr(exc, "problems", []):
             err.write(f"  {line}\n")
@@ -349,6 +347,24 @@ def main(
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:
+        # A file we could not write or read outside the library's own checks: the user's environment.
+        _traceback(err, verbose)
+        where = f" {exc.filename}" if exc.filename else ""
+        err.write(f"{PROG}: error: cannot access{where}: {exc.strerror or exc}\n")
+        return EXIT_USAGE
+    except Exception as exc:  # a bug: say so in one line, traceback with -v
+        _traceback(err, verbose)
+        err.write(f"{PROG}: error: internal error ({type(exc).__name__}: {_one_line(str(exc))[:300]}); "
+                  "run with -v for the traceback and please report it\n")
+        return EXIT_INTERNAL
+
+
+def _traceback(err: IO[str], verbose: bool) -> None:
+    if verbose:
+        import traceback  # noqa: PLC0415
+
+        traceback.print_exc(file=err)
 
 
 def _one_line(text: str) -> str:

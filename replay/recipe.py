@@ -135,7 +135,7 @@ def build_recipe(job: Job, *, server: str | None = None, api_key: str | None = N
                 if count:
                     redacted.append(f"{key} (the API key in use, {count}x)")
     if redacted:
-        source["redacted"] = sorted(set(redacted))
+        recipe["source"]["redacted"] = sorted(set(redacted))
     return recipe
 
 

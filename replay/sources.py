@@ -97,10 +97,13 @@ def read_document(ref: str, stdin: BinaryIO | None = None) -> Document:
 
 
 def job_from_parsed(doc: Document) -> Job:
-    """Build the Job of a parsed document of any kind (recipe included)."""
-    if doc.kind == KIND_RECIPE:
-        return job_from_recipe(doc.data)
-    return job_from_document(doc.data)
+    """Build the Job of a parsed document of any kind (recipe included); its prompt must be a runnable graph."""
+    job = job_from_recipe(doc.data) if doc.kind == KIND_RECIPE else job_from_document(doc.data)
+    if job.prompt is not None:
+        from replay.validate import require_runnable_graph  # noqa: PLC0415
+
+        require_runnable_graph(job.prompt, doc.name)
+    return job
 
 
 def load_job(
