@@ -333,7 +333,8 @@ def cmd_repro(ctx: Context) -> int:
         progress = _progress(ctx, "the new job")
         try:
             rerun(run, ctx.client(), wait=a.wait, wait_timeout=a.wait_timeout, preflight=not a.no_preflight,
-                  defs=defs, on_progress=progress)
+                  defs=defs, on_progress=progress,
+                  on_submitted=(lambda job_id: ctx.info(f"submitted job {job_id}")) if a.wait else None)
         finally:
             _end_progress(ctx, progress)
     if ctx.as_json:

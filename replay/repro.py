@@ -387,11 +387,13 @@ def rerun(
     wait_timeout: float = 600.0,
     preflight: bool = True,
     defs: NodeDefs | None = None,
+    on_submitted: Callable[[str], None] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> ReproRun:
     """Submit a run's prompt (targets and UI graph included) and, with `wait`, follow it and judge it.
 
-    Fills in `job_id`, and with `wait` also `new_job` and `verdict`; returns the same run.
+    Fills in `job_id`, and with `wait` also `new_job` and `verdict`; returns the same run. `on_submitted`
+    is called with the new job id as soon as the server accepted it, before any waiting.
     """
     from replay.submit import submit_prompt, wait_for_job  # noqa: PLC0415 - submit needs the HTTP client
 
@@ -399,6 +401,8 @@ def rerun(
     run.job_id = submit_prompt(
         client, plan.prompt, ui_workflow=plan.ui_workflow, targets=plan.targets, preflight=preflight, defs=defs
     )
+    if on_submitted is not None:
+        on_submitted(run.job_id)
     if wait:
         run.new_job = wait_for_job(client, run.job_id, wait_timeout=wait_timeout, on_progress=on_progress)
         run.verdict = verdict(plan.error, run.new_job)
