@@ -143,6 +143,8 @@ def _fetch_args(p: argparse.ArgumentParser) -> None:
                    help="folder (default recipes/), one .yaml file, or - for stdout")
     p.add_argument("--raw", action="store_true", help="also keep the job's JSON (secrets removed) beside the recipe")
     p.add_argument("--force", action="store_true", help="overwrite a recipe of another job at the target path")
+    p.add_argument("--object-info", metavar="FILE",
+                   help="node definitions (/object_info JSON, plain or .gz): UI-only files get a converted prompt")
 
 
 @command("fetch", "get jobs, validate them and write their recipes",
@@ -153,8 +155,15 @@ def cmd_fetch(ctx: Context) -> int:
     from replay.fetch import fetch  # noqa: PLC0415
 
     a = ctx.args
+    defs = None
+    if a.object_info:
+        from replay.nodedefs import load_object_info  # noqa: PLC0415
+
+        defs = load_object_info(a.object_info)
     result = fetch(a.jobs, out=a.output, raw=a.raw, force=a.force, client_factory=ctx.client,
-                   api_key=ctx.api_key, stdin=ctx.stdin)
+                   api_key=ctx.api_key, defs=defs, stdin=ctx.stdin)
+    for note in result.notes:
+        ctx.info(f"note: {note}")
     if a.output == "-":
         ctx.stdout.write(result.stdout_text)
     elif ctx.as_json:
