@@ -17,6 +17,8 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from replay.errors import GraphError
+
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
@@ -26,13 +28,14 @@ JsonPath = tuple[PathElement, ...]
 Finding = tuple[JsonPath, str]
 """A problem found in one document: where (a path of keys and indexes) and what."""
 
-KINDS = ("job", "history", "prompt", "ui", "recipe")
+KINDS = ("job", "history", "container", "prompt", "ui", "recipe")
 """The document kinds ``validate_document`` knows."""
 
 _SCHEMA_FILES = {
     "job": "job.json",
     "job-cloud": "job-cloud.json",
     "history": "history.json",
+    "container": "container.json",
     "prompt": "prompt.json",
     "ui": "ui-workflow.json",
     "recipe": "recipe.json",
@@ -95,6 +98,18 @@ def validate_document(doc: Any, kind: str, *, file: str = "-", strict: bool = Fa
             graph_findings.append((path, finding[1]))
     findings = [(path, message) for path, message, _ in schema_issues] + graph_findings
     return [Problem(file, json_path(path), message) for path, message in findings]
+
+
+def require_runnable_graph(prompt: Any, file: str = "-") -> None:
+    """Raise GraphError unless ``prompt`` passes the prompt schema and the graph checks.
+
+    The message is the first problem (``FILE: LOCATION: MESSAGE``) and how many more there are;
+    the error's ``problems`` lists them all.
+    """
+    problems = validate_document(prompt, "prompt", file=file)
+    if problems:
+        more = f" (and {_count(len(problems) - 1, 'more problem')})" if len(problems) > 1 else ""
+        raise GraphError(f"{problems[0]}{more}", problems=[str(problem) for problem in problems])
 
 
 def check_prompt_graph(prompt: Mapping[Any, Any]) -> list[Finding]:
@@ -314,6 +329,8 @@ def _graph_findings(doc: Any, kind: str) -> Iterator[tuple[JsonPath, Finding]]:
     elif kind == "recipe":
         prompts.append((("prompt",), doc.get("prompt")))
         ui_graphs.append((("ui_workflow",), doc.get("ui_workflow")))
+    elif kind == "container":
+        prompts.append((("prompt",), doc.get("prompt")))
     elif kind == "job":
         workflow = doc.get("workflow")
         if isinstance(workflow, Mapping):
@@ -633,6 +650,7 @@ __all__ = [
     "check_prompt_graph",
     "check_ui_graph",
     "json_path",
+    "require_runnable_graph",
     "schema",
     "validate_document",
 ]
