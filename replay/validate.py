@@ -103,13 +103,13 @@ def validate_document(doc: Any, kind: str, *, file: str = "-", strict: bool = Fa
 def require_runnable_graph(prompt: Any, file: str = "-") -> None:
     """Raise GraphError unless ``prompt`` passes the prompt schema and the graph checks.
 
-    The message is the first problem (``FILE: LOCATION: MESSAGE``) and how many more there are;
-    the error's ``problems`` lists them all.
+    The message is one line: the first problem (``FILE: LOCATION: MESSAGE``) and how many more there
+    are (``validate_document`` lists them all).
     """
     problems = validate_document(prompt, "prompt", file=file)
     if problems:
         more = f" (and {_count(len(problems) - 1, 'more problem')})" if len(problems) > 1 else ""
-        raise GraphError(f"{problems[0]}{more}", problems=[str(problem) for problem in problems])
+        raise GraphError(f"{problems[0]}{more}")
 
 
 def check_prompt_graph(prompt: Mapping[Any, Any]) -> list[Finding]:
