@@ -15,13 +15,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from replay.errors import GraphError
+from replay.errors import GraphError, InputError
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
+
+    from replay.jobs import Job
+    from replay.nodedefs import NodeDefs
 
 PathElement = str | int
 JsonPath = tuple[PathElement, ...]
@@ -98,6 +101,74 @@ def validate_document(doc: Any, kind: str, *, file: str = "-", strict: bool = Fa
             graph_findings.append((path, finding[1]))
     findings = [(path, message) for path, message, _ in schema_issues] + graph_findings
     return [Problem(file, json_path(path), message) for path, message in findings]
+
+
+def validate_files(
+    paths: Sequence[str],
+    *,
+    strict: bool = False,
+    defs: NodeDefs | None = None,
+    stdin: BinaryIO | None = None,
+) -> list[Problem]:
+    """Validate each file (or `-`): parse problems (at ``line:column``), schema and graph problems, and with
+    node definitions (`defs`) the prompt checks of `replay.nodedefs.check_prompt`. Returns every problem.
+
+    A file that cannot be read at all raises InputError: there is nothing to validate.
+    """
+    from replay.errors import DocumentError  # noqa: PLC0415
+    from replay.jobs import detect_kind  # noqa: PLC0415
+    from replay.sources import parse_document, read_bytes  # noqa: PLC0415
+
+    problems: list[Problem] = []
+    for path in paths:
+        raw, name = read_bytes(path, stdin)
+        try:
+            doc = parse_document(raw, name)
+        except DocumentError as exc:
+            where = f"{exc.line}:{exc.column}" if exc.line is not None else "$"
+            problems.append(Problem(name, where, exc.detail))
+            continue
+        try:
+            kind = detect_kind(doc)
+        except InputError as exc:
+            problems.append(Problem(name, "$", str(exc)))
+            continue
+        problems.extend(validate_document(doc, kind, file=name, strict=strict))
+        if defs is not None:
+            problems.extend(_definition_problems(doc, kind, name, defs))
+    return problems
+
+
+def _prompts_in(doc: Any, kind: str) -> Iterator[tuple[JsonPath, Any]]:
+    """The API prompts a document holds, with their paths."""
+    if kind == "prompt":
+        yield (), doc
+    elif kind in ("container", "recipe") and isinstance(doc.get("prompt"), dict):
+        yield ("prompt",), doc["prompt"]
+    elif kind == "job" and isinstance(doc.get("workflow"), dict) and isinstance(doc["workflow"].get("prompt"), dict):
+        yield ("workflow", "prompt"), doc["workflow"]["prompt"]
+
+
+def _definition_problems(doc: Any, kind: str, name: str, defs: NodeDefs) -> list[Problem]:
+    from replay.nodedefs import check_prompt  # noqa: PLC0415
+
+    found: list[Problem] = []
+    for prefix, prompt in _prompts_in(doc, kind):
+        base = json_path(prefix)
+        for problem in check_prompt(prompt, defs):
+            found.append(Problem(name, base + problem.location[1:], problem.message))
+    return found
+
+
+def check_job_for_fetch(job: Job, name: str) -> list[Problem]:
+    """The problems that stop `fetch` from writing a job: its record against the job schema, its graphs."""
+    if job.detail is not None:
+        return validate_document(job.detail, "job", file=name)
+    if job.prompt is not None:
+        return validate_document(job.prompt, "prompt", file=name)
+    if job.ui_workflow is not None:
+        return validate_document(job.ui_workflow, "ui", file=name)
+    return []
 
 
 def require_runnable_graph(prompt: Any, file: str = "-") -> None:
