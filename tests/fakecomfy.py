@@ -13,55 +13,59 @@ import gzip
 import json
 import re
 import signal
-import socket
-import struct
 import sys
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fakecomfy_http import (
+    AIOHTTP_500,
+    FAULT_KINDS,
+    Fault,
+    Logged,
+    Response,
+    ThreadedServer,
+    json_response,
+    phrase,
+    text_response,
+)
 from fakecomfy_jobs import (
     ANY,
     DEFAULT_OUTPUT_CLASSES,
     SECRET_EXTRA_KEYS,
     STATUSES,
     TERMINAL,
-    FailRule,
-    FileNamer,
     JsonDict,
-    Outcome,
-    bulk_jobs,
-    history_entry,
     history_from_detail,
     history_v2_entry,
-    is_output_class,
     job_from_history,
     list_entry,
-    make_job,
     natural_key,
     now_ms,
     queue_detail,
-    run_prompt,
     to_cloud,
     to_oss,
+)
+from fakecomfy_run import (
+    FailRule,
+    FileNamer,
+    Outcome,
+    bulk_jobs,
+    history_entry,
+    is_output_class,
+    make_job,
+    run_prompt,
     validate_prompt,
 )
 
 __all__ = ["ANY", "FakeComfy", "FailRule", "Fault", "Logged", "bulk_jobs", "make_job"]
 
 DIALECTS = ("cloud", "oss", "oss-legacy")
-FAULT_KINDS = ("delay", "status", "truncated", "html", "reset")
-JSON_TYPE = "application/json; charset=utf-8"
-TEXT_TYPE = "text/plain; charset=utf-8"
-HTML_TYPE = "text/html; charset=utf-8"
 
 OSS_SYSTEM_STATS: JsonDict = {
     "system": {"os": "linux", "ram_total": 25276502016, "ram_free": 24196820992, "comfyui_version": "0.33.0",
@@ -83,43 +87,6 @@ CLOUD_DEFAULT_CODES = {400: "invalid_request", 401: "unauthorized", 402: "insuff
                        404: "not_found", 429: "rate_limited", 500: "internal_error", 502: "bad_gateway",
                        503: "service_unavailable", 504: "gateway_timeout"}
 _JOB_ID = r"([^/]+)"
-
-
-class Response(NamedTuple):
-    """What the server sends back for one request."""
-
-    status: int
-    body: bytes
-    content_type: str = JSON_TYPE
-    headers: Mapping[str, str] = {}
-
-
-class Logged(NamedTuple):
-    """One request as received: method, path with query, header names lower-cased."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-
-
-@dataclass
-class Fault:
-    """A misbehaviour applied to matching requests, `remaining` more times (None: forever)."""
-
-    kind: str
-    pattern: re.Pattern[str] | None
-    job_id: str | None
-    method: str | None
-    remaining: int | None
-    options: dict[str, Any]
-
-    def matches(self, method: str, path: str) -> bool:
-        """Return whether this fault applies to a request."""
-        if self.method is not None and method != self.method:
-            return False
-        if self.job_id is not None and self.job_id not in path:
-            return False
-        return self.pattern is None or self.pattern.search(path) is not None
 
 
 @dataclass
@@ -148,31 +115,6 @@ class _Job:
         return str(self.detail.get("status", ""))
 
 
-def json_response(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    """Return a JSON response the way aiohttp's `json_response` encodes it."""
-    return Response(status, json.dumps(value).encode(), JSON_TYPE, dict(headers or {}))
-
-
-def _text_response(status: int, text: str, content_type: str = TEXT_TYPE) -> Response:
-    return Response(status, text.encode(), content_type)
-
-
-def _html_page(status: int) -> str:
-    if status == 200:
-        return ("<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Sign in to continue</h1>"
-                "<form method=\"post\"><input name=\"user\"><input type=\"password\" name=\"pw\"></form></body></html>")
-    phrase = _phrase(status)
-    return (f"<html>\r\n<head><title>{status} {phrase}</title></head>\r\n<body>\r\n<center><h1>{status} {phrase}"
-            "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
 def _is_canonical_uuid(value: Any) -> bool:
     try:
         return isinstance(value, str) and str(uuid.UUID(value)) == value
@@ -181,7 +123,14 @@ def _is_canonical_uuid(value: Any) -> bool:
 
 
 class FakeComfy:
-    """A ComfyUI server double: Cloud ("cloud"), OSS >= 0.6 ("oss") or OSS without the jobs API ("oss-legacy")."""
+    """A ComfyUI server double: Cloud ("cloud"), OSS >= 0.6 ("oss") or OSS without the jobs API ("oss-legacy").
+
+    What tests can read: `submissions` (every POST /prompt body, parsed), `requests` (every request as `Logged`),
+    `hits` (requests per path, query left out), `connections` (TCP connections accepted), `errors` (tracebacks of
+    crashes inside the fake; a test fixture should assert it is empty).
+    What tests can set: `delay` (seconds before every response), `run_polls`, `run_seconds`, `never_finish`,
+    `object_info`, plus `add_job`, `fail_when`, `cancel_next` and `fault`.
+    """
 
     def __init__(self, dialect: str = "cloud", api_key: str | None = "k", object_info: Mapping[str, Any] | None = None,
                  *, run_polls: int = 1, run_seconds: float | None = None, never_finish: bool = False,
@@ -216,7 +165,7 @@ class FakeComfy:
         self._number = 0
         self._cancel_next = 0
         self._namer = FileNamer()
-        self._httpd: _HTTPServer | None = None
+        self._httpd: ThreadedServer | None = None
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -226,8 +175,8 @@ class FakeComfy:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        self._httpd = _HTTPServer(("127.0.0.1", port), _Handler, self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+        self._httpd = ThreadedServer(("127.0.0.1", port), self)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
                                         name=f"fakecomfy-{self.dialect}", daemon=True)
         self._thread.start()
         return self
@@ -411,7 +360,8 @@ class FakeComfy:
 
     # ------------------------------------------------------------ routing
 
-    def _handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+    def respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
+        """Answer one request in the server's dialect."""
         split = urlsplit(target)
         path = split.path
         query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
@@ -467,17 +417,18 @@ class FakeComfy:
             if verb == method:
                 return handler(*match.groups(), query, headers, body)  # type: ignore[no-any-return]
         if path_matched:
-            return self._plain_error(405)
+            return self.error_response(405)
         if self.dialect == "cloud":
             return self._cloud_error(404, "Not found")
-        return self._plain_error(404)
+        return self.error_response(404)
 
-    def _plain_error(self, status: int) -> Response:
+    def error_response(self, status: int) -> Response:
+        """Return the dialect's plain error: aiohttp's text for OSS, `{code, message}` for Cloud."""
         if self.dialect == "cloud":
-            return self._cloud_error(status, _phrase(status))
+            return self._cloud_error(status, phrase(status))
         if status == 500:
-            return _text_response(500, "500 Internal Server Error\n\nServer got itself in trouble")
-        return _text_response(status, f"{status}: {_phrase(status)}")
+            return text_response(500, AIOHTTP_500)
+        return text_response(status, f"{status}: {phrase(status)}")
 
     def _cloud_error(self, status: int, message: str, code: str | None = None) -> Response:
         return json_response({"code": code or CLOUD_DEFAULT_CODES.get(status, "error"), "message": message}, status)
@@ -508,14 +459,13 @@ class FakeComfy:
             return self._bad_request("sort_order must be 'asc' or 'desc'")
         limit: int | None = 100 if cloud else None
         offset = 0
-        try:
-            if "limit" in query:
-                limit = int(query["limit"])
-            if "offset" in query:
-                offset = int(query["offset"])
-        except ValueError:
-            return self._bad_request("limit must be an integer" if "limit" in query and not
-                                     query["limit"].lstrip("-").isdigit() else "offset must be an integer")
+        for name in ("limit", "offset"):
+            if name in query and not re.fullmatch(r"-?\d+", query[name]):
+                return self._bad_request(f"{name} must be an integer")
+        if "limit" in query:
+            limit = int(query["limit"])
+        if "offset" in query:
+            offset = int(query["offset"])
         if cloud and (limit is None or not 1 <= limit <= 1000):
             return self._bad_request("limit must be between 1 and 1000")
         if not cloud and limit is not None and limit <= 0:
@@ -582,7 +532,7 @@ class FakeComfy:
             max_items = int(query["max_items"]) if "max_items" in query else None
             offset = int(query["offset"]) if "offset" in query else -1
         except ValueError:
-            return self._plain_error(500)
+            return self.error_response(500)
         with self._lock:
             for job in self._jobs.values():
                 self._advance(job, read=False)
@@ -636,7 +586,7 @@ class FakeComfy:
             self.submissions.append(data if data is not None else body.decode("utf-8", "replace"))
         if not isinstance(data, dict):
             return self._bad_request("Request body must be a JSON object") if self.dialect == "cloud" \
-                else self._plain_error(500)
+                else self.error_response(500)
         with self._lock:
             number: float | int = self._number
             if self.dialect != "cloud" and "number" in data:
@@ -721,9 +671,9 @@ class FakeComfy:
             stats["system"]["comfyui_version"] = "0.5.1"
         return json_response(stats)
 
-    # ------------------------------------------------------------ faults and logging (called by the handler)
+    # ------------------------------------------------------------ called by the HTTP layer (fakecomfy_http.Backend)
 
-    def _record(self, method: str, target: str, headers: Mapping[str, str]) -> Fault | None:
+    def record(self, method: str, target: str, headers: Mapping[str, str]) -> Fault | None:
         """Log one request and return the fault that applies to it, if any (using one of its times)."""
         with self._lock:
             self.requests.append(Logged(method, target, dict(headers)))
@@ -737,116 +687,20 @@ class FakeComfy:
                     return fault
         return None
 
-    def _fault_response(self, fault: Fault) -> Response:
-        options = fault.options
-        if fault.kind == "html":
-            status = int(options.get("status", 502))
-            return _text_response(status, _html_page(status), HTML_TYPE)
-        status = int(options.get("code", 503))
-        headers = {"Retry-After": str(options["retry_after"])} if options.get("retry_after") is not None else {}
-        body = options.get("body")
-        if isinstance(body, (dict, list)):
-            return json_response(body, status, headers)
-        if isinstance(body, str):
-            return Response(status, body.encode(), TEXT_TYPE, headers)
-        default = self._plain_error(status)
-        return Response(status, default.body, default.content_type, headers)
-
-    def _wait(self, seconds: float) -> None:
+    def pause(self, seconds: float) -> None:
+        """Sleep `seconds`, waking up early when the server stops."""
         if seconds > 0:
             self._stopping.wait(seconds)
 
+    def crashed(self, report: str) -> None:
+        """Keep the traceback of a crash inside the fake."""
+        with self._lock:
+            self.errors.append(report)
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: FakeComfy) -> None:
-        self.fake = fake
-        super().__init__(address, handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self.fake._lock:
-            self.fake.connections += 1
-        super().process_request(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Turns each HTTP request into a `FakeComfy` call, applying faults on the way out."""
-
-    protocol_version = "HTTP/1.1"  # keep-alive: every response carries Content-Length
-    server: _HTTPServer
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        self._serve("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._serve("POST")
-
-    def do_PUT(self) -> None:  # noqa: N802
-        self._serve("PUT")
-
-    def do_DELETE(self) -> None:  # noqa: N802
-        self._serve("DELETE")
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._serve("HEAD")
-
-    def _serve(self, method: str) -> None:
-        fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        fault = fake._record(method, self.path, headers)
-        fake._wait(fake.delay)
-        if fault is not None and fault.kind == "delay":
-            fake._wait(float(fault.options.get("seconds", 1.0)))
-            fault = None
-        if fault is not None and fault.kind == "reset":
-            self._reset()
-            return
-        if fault is not None and fault.kind in ("status", "html"):
-            response = fake._fault_response(fault)
-        else:
-            try:
-                response = fake._handle(method, self.path, headers, body)
-            except Exception:  # noqa: BLE001 - a bug in the fake must show up in the test, not kill the thread
-                fake.errors.append(traceback.format_exc())
-                response = _text_response(500, "500 Internal Server Error\n\nServer got itself in trouble")
-        if fault is not None and fault.kind == "truncated":
-            self._send(response, truncate=True, keep=fault.options.get("keep"))
-        else:
-            self._send(response, head_only=method == "HEAD")
-
-    def _send(self, response: Response, *, truncate: bool = False, keep: int | None = None,
-              head_only: bool = False) -> None:
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if head_only:
-            return
-        if truncate:
-            cut = keep if keep is not None else len(response.body) // 2
-            self.wfile.write(response.body[:max(0, min(cut, len(response.body) - 1))])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self.wfile.write(response.body)
-
-    def _reset(self) -> None:
-        """Close the connection abortively: SO_LINGER 0 makes close() send a RST."""
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.close_connection = True
-        self.connection.close()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from http.server
-        if self.server.fake.verbose:
-            sys.stderr.write(f"fakecomfy: {self.address_string()} {format % args}\n")
+    def connected(self) -> None:
+        """Count one accepted TCP connection."""
+        with self._lock:
+            self.connections += 1
 
 
 # ---------------------------------------------------------------- command line
