@@ -30,7 +30,7 @@ def load(name: str) -> Any:
 
 @pytest.fixture(scope="module")
 def object_info() -> dict[str, Any]:
-    return json.loads(gzip.decompress((DATA / "oss/object_info.json.gz").read_bytes()))
+    return json.loads(gzip.decompress((DATA / "object_info.json.gz").read_bytes()))
 
 
 def get(server: FakeComfy, path: str, **kwargs: Any) -> requests.Response:
