@@ -109,6 +109,7 @@ class _Job:
     number: int = 0
     run: _Run | None = None
     cache: dict[str, bytes] = field(default_factory=dict)
+    entries: dict[str, JsonDict] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -328,6 +329,7 @@ class FakeComfy:
         elif run.reads > 0 or self.run_seconds is not None:
             job.detail = queue_detail(run.item, "in_progress")
         job.cache.clear()
+        job.entries.clear()
 
     def _output_nodes(self, prompt: Mapping[str, Any]) -> list[str]:
         return sorted((node_id for node_id, node in prompt.items() if isinstance(node, dict)
@@ -352,11 +354,11 @@ class FakeComfy:
         return cached
 
     def _entry(self, job: _Job) -> JsonDict:
-        cached = job.cache.get("entry")
-        if cached is None:
-            cached = json.dumps(list_entry(self._served(job), "cloud" if self.dialect == "cloud" else "oss")).encode()
-            job.cache["entry"] = cached
-        return json.loads(cached)  # type: ignore[no-any-return]
+        entry = job.entries.get(self.dialect)
+        if entry is None:
+            entry = list_entry(self._served(job), "cloud" if self.dialect == "cloud" else "oss")
+            job.entries[self.dialect] = entry  # never mutated: only serialised
+        return entry
 
     # ------------------------------------------------------------ routing
 

@@ -686,3 +686,18 @@ def test_oss_rejects_a_limit_that_is_not_a_positive_integer(oss_server):
     for bad, message in (("x", "limit must be an integer"), ("0", "limit must be a positive integer")):
         response = get(oss_server, "/api/jobs", params={"limit": bad})
         assert (response.status_code, response.json()) == (400, {"error": message})
+
+
+def test_oss_queue_shows_submitted_jobs_until_they_finish(oss_server):
+    job_id = submit(oss_server, {"prompt": load("oss/success_a.request.json")["prompt"]})
+    queue = get(oss_server, "/queue").json()
+    assert [item[1] for item in queue["queue_pending"]] == [job_id] and queue["queue_running"] == []
+    assert get(oss_server, "/api/prompt").json() == {"exec_info": {"queue_remaining": 1}}
+    wait_terminal(oss_server, job_id)
+    assert get(oss_server, "/queue").json() == {"queue_running": [], "queue_pending": []}
+
+
+def test_cloud_status_route_gives_the_raw_internal_state(cloud_server):
+    cloud_server.add_job(load("oss/fail_runtime_zerodiv.job.json"))
+    body = get(cloud_server, "/api/job/f7838b83-aab4-48ed-96a5-1e0cb6760bc6/status").json()
+    assert body["status"] == "error" and body["error_message"] == "division by zero\n"
