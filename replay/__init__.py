@@ -1,7 +1,62 @@
-"""comfy-replay: make ComfyUI jobs reproducible (fetch, archive, diff, rebuild)."""
+"""comfy-replay: make ComfyUI jobs reproducible (fetch, archive, diff and rebuild jobs as YAML recipes).
+
+The public API is listed in ``__all__``; names are imported on first use so that ``import replay`` (and the
+CLI's ``--help``) stays light.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Client": "replay.client",
+    "Job": "replay.jobs",
+    "ExecutionError": "replay.jobs",
+    "detect_kind": "replay.jobs",
+    "job_from_document": "replay.jobs",
+    "check_job_id": "replay.jobs",
+    "load_job": "replay.sources",
+    "read_document": "replay.sources",
+    "build_recipe": "replay.recipe",
+    "dumps_recipe": "replay.recipe",
+    "loads_recipe": "replay.recipe",
+    "write_recipe": "replay.recipe",
+    "export_job": "replay.recipe",
+    "export_document": "replay.recipe",
+    "job_from_recipe": "replay.recipe",
+    "fetch": "replay.fetch",
+    "FetchResult": "replay.fetch",
+    "summarize": "replay.summary",
+    "ReplayError": "replay.errors",
+    "InputError": "replay.errors",
+    "DocumentError": "replay.errors",
+    "GraphError": "replay.errors",
+    "JobStateError": "replay.errors",
+    "TargetExistsError": "replay.errors",
+    "SubmitRejected": "replay.errors",
+    "ServerError": "replay.errors",
+    "JobNotFound": "replay.errors",
+    "ServerUnreachable": "replay.errors",
+    "MalformedResponse": "replay.errors",
+    "WaitTimeout": "replay.errors",
+    "AuthError": "replay.errors",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'replay' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,333 @@
+"""The command-line interface: argparse, one small function per command, errors mapped to exit codes.
+
+A command parses its arguments, calls one library function, renders the result and returns an exit code.
+`main(argv, stdin=..., stdout=..., stderr=...)` never calls sys.exit, so tests pass their own streams.
+Heavy modules (jsonschema, deepdiff) are imported inside commands: `--help` and `--version` stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+from replay import __version__
+from replay.errors import InputError, ReplayError
+
+if TYPE_CHECKING:
+    from replay.client import Client
+    from replay.jobs import Job
+
+PROG = "comfy-replay"
+EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_SERVER, EXIT_AUTH = 0, 1, 2, 3, 4
+EXIT_INTERNAL = 70  # a bug in comfy-replay (sysexits EX_SOFTWARE)
+
+
+class UsageError(InputError):
+    """Bad command-line usage (argparse errors), reported like every other input error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+@dataclass
+class Context:
+    """What a command needs besides its arguments: streams, environment, and lazily made client."""
+
+    args: argparse.Namespace
+    stdout: IO[str]
+    stderr: IO[str]
+    stdin: BinaryIO | None
+    env: dict[str, str]
+    _client: Client | None = field(default=None, repr=False)
+
+    @property
+    def api_key(self) -> str | None:
+        """The API key from --api-key or COMFY_API_KEY (never printed)."""
+        return getattr(self.args, "api_key", None) or self.env.get("COMFY_API_KEY") or None
+
+    @property
+    def server(self) -> str | None:
+        """The server from --server or COMFY_SERVER; None means the default for the key."""
+        return getattr(self.args, "server", None) or self.env.get("COMFY_SERVER") or None
+
+    @property
+    def as_json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    def client(self) -> Client:
+        """The one HTTP client of this run, made on first use."""
+        if self._client is None:
+            from replay.client import Client  # noqa: PLC0415 - keep requests out of offline commands
+
+            timeout = getattr(self.args, "timeout", None) or 30.0
+            self._client = Client(self.server, self.api_key, timeout=timeout)
+        return self._client
+
+    def load_job(self, ref: str) -> Job:
+        """Resolve a job reference (id, file, recipe, `-`) to a Job."""
+        from replay.sources import load_job  # noqa: PLC0415
+
+        return load_job(ref, self.client, stdin=self.stdin)
+
+    def color(self) -> bool:
+        """Colour only on a terminal and never with NO_COLOR."""
+        isatty = getattr(self.stdout, "isatty", None)
+        return bool(isatty and isatty()) and "NO_COLOR" not in self.env
+
+    def print(self, text: str = "") -> None:
+        """Write a line to stdout."""
+        self.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
+
+    def info(self, text: str) -> None:
+        """Write a human note to stderr unless -q."""
+        if not getattr(self.args, "quiet", False):
+            self.stderr.write(text + "\n")
+
+    def emit_json(self, data: Any) -> None:
+        """Write a JSON result on stdout."""
+        self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+Command = Callable[[Context], int]
+_COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str, str]] = {}
+
+
+def command(name: str, help: str, description: str = "") -> Callable[[Command], Command]:
+    """Register a command: its function, and (set by `arguments`) how to declare its options."""
+
+    def wrap(func: Command) -> Command:
+        adder = getattr(func, "_arguments", lambda p: None)
+        _COMMANDS[name] = (func, adder, help, description or help)
+        return func
+
+    return wrap
+
+
+def arguments(adder: Callable[[argparse.ArgumentParser], None]) -> Callable[[Command], Command]:
+    """Attach the argument declarations of a command (apply below @command)."""
+
+    def wrap(func: Command) -> Command:
+        func._arguments = adder  # type: ignore[attr-defined]
+        return func
+
+    return wrap
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    s = argparse.SUPPRESS
+    group = parser.add_argument_group("common options")
+    group.add_argument("--server", metavar="URL", default=s, help="server URL (env COMFY_SERVER; default "
+                       "https://cloud.comfy.org with an API key, else http://127.0.0.1:8188)")
+    group.add_argument("--api-key", metavar="KEY", default=s,
+                       help="Comfy Cloud API key, sent as X-API-Key (prefer env COMFY_API_KEY)")
+    group.add_argument("--timeout", metavar="S", type=float, default=s, help="seconds per HTTP request (default 30)")
+    group.add_argument("--json", action="store_true", default=s, help="machine-readable result on stdout")
+    group.add_argument("-q", "--quiet", action="store_true", default=s, help="print only results and errors")
+    group.add_argument("-v", "--verbose", action="store_true", default=s, help="more detail; tracebacks on errors")
+
+
+# ------------------------------------------------------------------------------------------------ commands
+
+
+def _fetch_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("jobs", nargs="+", metavar="JOB", help="job id, job/history/prompt/UI JSON file, recipe, or -")
+    p.add_argument("-o", "--output", default="recipes", metavar="DIR|FILE|-",
+                   help="folder (default recipes/), one .yaml file, or - for stdout")
+    p.add_argument("--raw", action="store_true", help="also keep the job's JSON (secrets removed) beside the recipe")
+    p.add_argument("--force", action="store_true", help="overwrite a recipe of another job at the target path")
+
+
+@command("fetch", "get jobs, validate them and write their recipes",
+         "Get each job (by id from the server, or from a file), validate it and write its recipe.\n"
+         "Example: comfy-replay fetch 3c04dcaf-283e-4da6-9ed7-02a8b6d99560 -o recipes/")
+@arguments(_fetch_args)
+def cmd_fetch(ctx: Context) -> int:
+    from replay.fetch import fetch  # noqa: PLC0415
+
+    a = ctx.args
+    result = fetch(a.jobs, out=a.output, raw=a.raw, force=a.force, client_factory=ctx.client,
+                   api_key=ctx.api_key, stdin=ctx.stdin)
+    if a.output == "-":
+        ctx.stdout.write(result.stdout_text)
+    elif ctx.as_json:
+        ctx.emit_json(result.to_json())
+    else:
+        for path in result.written:
+            ctx.print(path)
+        for path in result.unchanged:
+            ctx.print(f"{path} (unchanged)")
+    for failure in result.failed:
+        ctx.stderr.write(f"{PROG}: error: {failure['error']}\n")
+    if result.errors:
+        return max(err.exit_code for err in result.errors)
+    return EXIT_OK
+
+
+def _show_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job", metavar="JOB", help="job id, job/history/prompt/UI JSON file, recipe, or -")
+
+
+@command("show", "a short human summary of a job",
+         "Print a job's id, status, times, node count and outputs, and for a failure the failing node,\n"
+         "its class, the exception and the last traceback frame.\n"
+         "Example: comfy-replay show recipes/fail_runtime_zerodiv.job.json")
+@arguments(_show_args)
+def cmd_show(ctx: Context) -> int:
+    from replay.summary import render_summary, summarize  # noqa: PLC0415
+
+    summary = summarize(ctx.load_job(ctx.args.job))
+    if ctx.as_json:
+        ctx.emit_json(summary)
+    else:
+        ctx.stdout.write(render_summary(summary))
+    return EXIT_OK
+
+
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE", help="job, history, prompt, UI workflow or recipe files (or -)")
+    p.add_argument("--strict", action="store_true", help="hold jobs to the Comfy Cloud schema exactly")
+    p.add_argument("--object-info", metavar="FILE",
+                   help="node definitions (/object_info JSON, plain or .gz) for node-type, input, enum and range checks")
+
+
+@command("validate", "check documents against their schema and their graph",
+         "Check each document against its JSON Schema (job, API prompt, UI workflow, recipe) and its graph\n"
+         "(links point at existing nodes and slots, no cycles). One line per problem: FILE: LOCATION: MESSAGE.\n"
+         "Exit 1 when any problem is found.\n"
+         "Example: comfy-replay validate recipes/*.yaml --strict")
+@arguments(_validate_args)
+def cmd_validate(ctx: Context) -> int:
+    from replay.validate import validate_files  # noqa: PLC0415
+
+    a = ctx.args
+    defs = None
+    if a.object_info:
+        from replay.nodedefs import load_object_info  # noqa: PLC0415
+
+        defs = load_object_info(a.object_info)
+    problems = validate_files(a.files, strict=a.strict, defs=defs, stdin=ctx.stdin)
+    if ctx.as_json:
+        ctx.emit_json({"valid": not problems, "problems": [
+            {"file": p.file, "location": p.location, "message": p.message} for p in problems]})
+    else:
+        for problem in problems:
+            ctx.print(str(problem))
+        if not problems:
+            ctx.info(f"{len(a.files)} file(s) valid")
+    return EXIT_NEGATIVE if problems else EXIT_OK
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recipe", metavar="RECIPE", help="a recipe (or any job reference)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--prompt", dest="what", action="store_const", const="prompt",
+                      help="the API prompt (default)")
+    what.add_argument("--job", dest="what", action="store_const", const="job", help="the rebuilt job detail")
+    what.add_argument("--ui", dest="what", action="store_const", const="ui", help="the UI graph")
+
+
+@command("export", "print a recipe's prompt, job detail or UI graph as JSON",
+         "Print the API prompt (default), the rebuilt job detail (--job) or the UI graph (--ui) as JSON.\n"
+         "Example: comfy-replay export recipes/f7838b83-aab4-48ed-96a5-1e0cb6760bc6.yaml --job > job.json")
+@arguments(_export_args)
+def cmd_export(ctx: Context) -> int:
+    from replay.recipe import export_document  # noqa: PLC0415
+
+    doc = export_document(ctx.load_job(ctx.args.recipe), ctx.args.what or "prompt", api_key=ctx.api_key)
+    ctx.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used by the docs test)."""
+    parser = _Parser(prog=PROG, description="Make ComfyUI jobs reproducible: fetch, archive, diff and rebuild jobs "
+                     "as YAML recipes.", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _common_options(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (_func, adder, help_text, description) in _COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=description,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        adder(p)
+        _common_options(p)
+    return parser
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    stdin: BinaryIO | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> int:
+    """Run the CLI and return its exit code (0 ok, 1 negative answer, 2 bad input, 3 server, 4 auth)."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    environ = dict(os.environ) if env is None else env
+    verbose = False
+    try:
+        parser = build_parser()
+        try:
+            with contextlib.redirect_stdout(out):
+                args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        except SystemExit as exc:  # --help and --version
+            return int(exc.code or 0)
+        verbose = bool(getattr(args, "verbose", False))
+        if not args.command:
+            parser.print_help(out)
+            return EXIT_USAGE
+        func = _COMMANDS[args.command][0]
+        ctx = Context(args=args, stdout=out, stderr=err, stdin=stdin, env=environ)
+        try:
+            return func(ctx)
+        finally:
+            if ctx._client is not None:
+                ctx._client.close()
+    except ReplayError as exc:
+        _traceback(err, verbose)
+        err.write(f"{PROG}: error: {_one_line(str(exc))}\n")
+        for line in getattr(exc, "lines", []) or getattr(exc, "problems", []):
+            err.write(f"  {line}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.write(f"{PROG}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except OSError as exc:
+        # A file we could not write or read outside the library's own checks: the user's environment.
+        _traceback(err, verbose)
+        where = f" {exc.filename}" if exc.filename else ""
+        err.write(f"{PROG}: error: cannot access{where}: {exc.strerror or exc}\n")
+        return EXIT_USAGE
+    except Exception as exc:  # a bug: say so in one line, traceback with -v
+        _traceback(err, verbose)
+        err.write(f"{PROG}: error: internal error ({type(exc).__name__}: {_one_line(str(exc))[:300]}); "
+                  "run with -v for the traceback and please report it\n")
+        return EXIT_INTERNAL
+
+
+def _traceback(err: IO[str], verbose: bool) -> None:
+    if verbose:
+        import traceback  # noqa: PLC0415
+
+        traceback.print_exc(file=err)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if "\n" in text else text
+
+
+__all__ = ["Context", "build_parser", "command", "main"]

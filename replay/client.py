@@ -1,0 +1,446 @@
+"""HTTP client for Comfy Cloud and open-source ComfyUI: one method per endpoint, retries, auth, error dialects.
+
+One `requests.Session` per client, a timeout on every request, GETs retried with exponential backoff and
+jitter (honouring `Retry-After`), POSTs never retried. `requests` errors are translated into `replay.errors`
+here and nowhere else; the API key is never part of a message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from replay.errors import (
+    AuthError,
+    InputError,
+    JobNotFound,
+    MalformedResponse,
+    ServerError,
+    ServerUnreachable,
+    SubmitRejected,
+)
+from replay.jobs import check_job_id, history_to_detail
+
+CLOUD_SERVER = "https://cloud.comfy.org"
+LOCAL_SERVER = "http://127.0.0.1:8188"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+CLOUD_PAGE_MAX = 1000
+
+
+def default_server(api_key: str | None) -> str:
+    """Return Comfy Cloud when an API key is set, else the local ComfyUI address."""
+    return CLOUD_SERVER if api_key else LOCAL_SERVER
+
+
+def server_origin(url: str) -> str:
+    """Return `scheme://host[:port]` of a server URL: no credentials, path, query or fragment."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"server address {origin_for_message(url)!s} is not an http(s) URL like http://127.0.0.1:8188")
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def origin_for_message(url: str) -> str:
+    """A form of a URL safe to show: credentials and query removed even when the URL is malformed."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        return f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else url.split("?", 1)[0].rsplit("@", 1)[-1]
+    except ValueError:
+        return "<unparsable URL>"
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_text(response: requests.Response) -> str:
+    """The server's own words from an error body: Cloud `{code, message}`, OSS `{error}` or `{error: {message}}`."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip().splitlines()
+        first = text[0][:200] if text else ""
+        return "" if first.lstrip().startswith("<") else first
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("type") or "")
+        if isinstance(err, str):
+            return err
+        if "message" in body:
+            code = body.get("code")
+            return f"{body['message']}" + (f" ({code})" if code else "")
+    return ""
+
+
+class Client:
+    """A connection to one ComfyUI server (Comfy Cloud or open-source), safe to share between threads.
+
+    `retries` bounds the attempts of a GET after the first; `retry_budget` bounds the total seconds spent
+    waiting between attempts. `sleep` is injectable so callers (and Ctrl-C handling) stay in control.
+    """
+
+    def __init__(
+        self,
+        server: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retries: int = 4,
+        retry_budget: float = 60.0,
+        pool_size: int = 16,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        address = server or default_server(api_key)
+        self.server = server_origin(address)
+        # Keep a path prefix (a server behind a reverse proxy at /comfy); drop credentials and query.
+        self._base = self.server + urlsplit(address).path.rstrip("/")
+        self._api_key = api_key or None
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_budget = retry_budget
+        self._sleep = sleep
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = "comfy-replay"
+        if self._api_key:
+            self._session.headers["X-API-Key"] = self._api_key
+        self._jobs_api: bool | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Client(server={self.server!r}, api_key={'***' if self._api_key else None})"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------ plumbing
+
+    def _url(self, path: str) -> str:
+        return self._base + path
+
+    def _redact(self, text: str) -> str:
+        if self._api_key and self._api_key in text:
+            text = text.replace(self._api_key, "***")
+        return text
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        url = self._url(path)
+        try:
+            return self._session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout as exc:
+            raise ServerUnreachable(
+                f"{self.server} did not answer {method} {path} within {self.timeout:g} s; "
+                "check the server or raise --timeout",
+                url=url,
+            ) from exc
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise ServerUnreachable(
+                f"cannot reach {self.server} ({type(exc).__name__}: connection failed or was cut off); "
+                "check --server / COMFY_SERVER and that the server is running",
+                url=url,
+            ) from exc
+        except requests.RequestException as exc:
+            raise ServerError(self._redact(f"request to {self.server} failed: {exc}"), url=url) from exc
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
+        """GET with retries on connection errors, timeouts and 429/5xx; returns the final response."""
+        deadline = time.monotonic() + self.retry_budget
+        attempt = 0
+        while True:
+            # Full jitter: a random wait up to an exponentially growing cap (0.5 s, 1 s, 2 s, ... 8 s).
+            backoff = random.uniform(0, min(8.0, 0.5 * 2**attempt))
+            try:
+                response = self._send("GET", path, params=params)
+            except ServerUnreachable:
+                if attempt >= self.retries or time.monotonic() + backoff > deadline:
+                    raise
+                wait = backoff
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
+                    return response
+                asked = _retry_after(response)
+                wait = asked if asked is not None else backoff
+                if time.monotonic() + wait > deadline:
+                    return response
+            self._sleep(wait)
+            attempt += 1
+
+    def _json(self, response: requests.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise MalformedResponse(
+                f"{self.server} answered {what} with a body that is not valid JSON "
+                f"(HTTP {response.status_code}, {len(response.content)} bytes); the server may be overloaded or not ComfyUI",
+                url=response.url,
+                status=response.status_code,
+            ) from exc
+
+    def _raise_for_status(self, response: requests.Response, what: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        said = self._redact(_error_text(response))
+        detail = f": {said}" if said else ""
+        if status in (401, 403):
+            hint = (
+                "set COMFY_API_KEY (or --api-key) to a valid Comfy Cloud API key"
+                if status == 401 or not self._api_key
+                else "this API key's account may not own it; check COMFY_API_KEY"
+            )
+            raise AuthError(f"{self.server} refused {what} (HTTP {status}{detail}); {hint}", url=response.url, status=status)
+        if status == 429:
+            raise ServerError(
+                f"{self.server} is rate limiting {what} (HTTP 429{detail}); try again later", url=response.url, status=status
+            )
+        raise ServerError(f"{self.server} failed {what} (HTTP {status}{detail})", url=response.url, status=status)
+
+    # ------------------------------------------------------------------------------------ endpoints
+
+    def has_jobs_api(self) -> bool:
+        """GET /api/jobs?limit=1 once: False on servers older than the jobs API (404 on the list route)."""
+        with self._lock:
+            known = self._jobs_api
+        if known is not None:
+            return known
+        response = self._get("/api/jobs", params={"limit": 1})
+        if response.status_code == 404:
+            available = False
+        else:
+            self._raise_for_status(response, "the job list")
+            available = True
+        with self._lock:
+            self._jobs_api = available
+        return available
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        """GET /api/jobs/{job_id}: the job detail as the server returned it.
+
+        On servers without the jobs API, GET /history/{job_id} and build the same shape from the entry.
+        """
+        job_id = check_job_id(job_id)
+        what = f"job {job_id}"
+        if self._jobs_api is not False:
+            response = self._get(f"/api/jobs/{job_id}")
+            if response.status_code != 404:
+                self._raise_for_status(response, what)
+                body = self._json(response, what)
+                if not isinstance(body, dict) or not isinstance(body.get("status"), str):
+                    raise MalformedResponse(
+                        f"{self.server} answered {what} without a job object (no 'status')", url=response.url
+                    )
+                return body
+            if self.has_jobs_api():
+                raise JobNotFound(
+                    f"job {job_id} not found on {self.server}; check the id and the server (--server / COMFY_SERVER)",
+                    url=response.url,
+                    status=404,
+                )
+        return self._get_job_from_history(job_id)
+
+    def _get_job_from_history(self, job_id: str) -> dict[str, Any]:
+        what = f"job {job_id}"
+        response = self._get(f"/history/{job_id}")
+        if response.status_code == 404:
+            raise JobNotFound(f"job {job_id} not found on {self.server} (no /api/jobs and no history)", url=response.url)
+        self._raise_for_status(response, what)
+        body = self._json(response, what)
+        if not isinstance(body, dict):
+            raise MalformedResponse(f"{self.server} answered history of {what} with a non-object", url=response.url)
+        entry = body.get(job_id)
+        if entry is None and len(body) == 1:
+            (key, value), = body.items()
+            entry = value if str(key).lower() == job_id else None
+        if not isinstance(entry, dict):
+            raise JobNotFound(
+                f"job {job_id} not found on {self.server} (the history has no entry: unknown, still running, "
+                "or lost when the server restarted)",
+                url=response.url,
+                status=404,
+            )
+        try:
+            return history_to_detail(job_id, entry)
+        except InputError as exc:
+            raise MalformedResponse(f"{self.server} answered a malformed history entry for {what}: {exc}") from exc
+
+    def list_jobs(
+        self,
+        *,
+        status: list[str] | None = None,
+        workflow_id: str | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """GET /api/jobs, every page (always sending `limit`), newest first; falls back to GET /history.
+
+        Yields list entries (at least `id` and `status`); stops after `limit` entries when given.
+        """
+        page_size = max(1, min(page_size, CLOUD_PAGE_MAX))
+        if not self.has_jobs_api():
+            yield from self._list_history(status=status, workflow_id=workflow_id, limit=limit)
+            return
+        offset = 0
+        seen = 0
+        while True:
+            params: dict[str, Any] = {"limit": page_size, "offset": offset}
+            if status:
+                params["status"] = ",".join(status)
+            if workflow_id:
+                params["workflow_id"] = workflow_id
+            response = self._get("/api/jobs", params=params)
+            self._raise_for_status(response, "the job list")
+            body = self._json(response, "the job list")
+            jobs = body.get("jobs") if isinstance(body, dict) else None
+            if not isinstance(jobs, list):
+                raise MalformedResponse(f"{self.server} answered the job list without a 'jobs' list", url=response.url)
+            for entry in jobs:
+                if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                    raise MalformedResponse(f"{self.server} listed a job without an id", url=response.url)
+                yield entry
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+            pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
+            has_more = pagination.get("has_more")
+            if not jobs or has_more is False or (has_more is None and len(jobs) < page_size):
+                return
+            offset += len(jobs)
+
+    def _list_history(
+        self, *, status: list[str] | None, workflow_id: str | None, limit: int | None
+    ) -> Iterator[dict[str, Any]]:
+        response = self._get("/history")
+        self._raise_for_status(response, "the history")
+        body = self._json(response, "the history")
+        if not isinstance(body, dict):
+            raise MalformedResponse(f"{self.server} answered the history with a non-object", url=response.url)
+        # /history is oldest first; list newest first like /api/jobs.
+        seen = 0
+        for job_id, entry in reversed(list(body.items())):
+            if not isinstance(entry, dict):
+                continue
+            try:
+                detail = history_to_detail(str(job_id), entry)
+            except InputError:
+                continue
+            if status and detail["status"] not in status:
+                continue
+            if workflow_id and detail.get("workflow_id") != workflow_id:
+                continue
+            yield {key: value for key, value in detail.items() if key not in ("workflow", "outputs")}
+            seen += 1
+            if limit is not None and seen >= limit:
+                return
+
+    def object_info(self) -> dict[str, Any]:
+        """GET /api/object_info: every node class's definition."""
+        response = self._get("/api/object_info")
+        self._raise_for_status(response, "the node definitions (/api/object_info)")
+        body = self._json(response, "the node definitions")
+        if not isinstance(body, dict):
+            raise MalformedResponse(f"{self.server} answered /api/object_info with a non-object", url=response.url)
+        return body
+
+    def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /api/prompt once (never retried: a retry could queue the job twice); returns `{prompt_id, ...}`."""
+        data = json.dumps(body, allow_nan=False).encode()
+        response = self._send("POST", "/api/prompt", data=data, headers={"Content-Type": "application/json"})
+        status = response.status_code
+        if status == 400:
+            raise _rejection(response, self._redact)
+        if status == 402:
+            said = self._redact(_error_text(response))
+            raise ServerError(
+                f"{self.server} refused the job: insufficient credits (HTTP 402{': ' + said if said else ''}); "
+                "add credits to the account",
+                url=response.url,
+                status=status,
+            )
+        if status == 429:
+            said = self._redact(_error_text(response))
+            raise ServerError(
+                f"{self.server} refused the job (HTTP 429{': ' + said if said else ''}): the subscription may be "
+                "inactive or the queue full; the job was not queued",
+                url=response.url,
+                status=status,
+            )
+        self._raise_for_status(response, "the submitted prompt")
+        result = self._json(response, "the submitted prompt")
+        if not isinstance(result, dict) or not isinstance(result.get("prompt_id"), str):
+            raise MalformedResponse(f"{self.server} accepted the prompt but sent no prompt_id", url=response.url)
+        return result
+
+
+def _rejection(response: requests.Response, redact: Callable[[str], str]) -> SubmitRejected:
+    """Turn a 400 from POST /api/prompt (OSS `{error, node_errors}` or Cloud `{code, message}`) into SubmitRejected."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    lines: list[str] = []
+    node_errors: dict[str, Any] = {}
+    headline = "the server rejected the prompt (HTTP 400)"
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            message = str(err.get("message") or err.get("type") or "")
+            details = str(err.get("details") or "")
+            headline = f"the server rejected the prompt: {message}" + (f" ({details})" if details and "\n" not in details else "")
+            info = err.get("extra_info")
+            if err.get("type") == "missing_node_type" and isinstance(info, dict):
+                lines.append(f"node {info.get('node_id')} ({info.get('class_type')}): class type not installed on the server")
+        elif isinstance(err, str):
+            headline = f"the server rejected the prompt: {err}"
+        elif "message" in body:
+            headline = f"the server rejected the prompt: {body['message']}" + (f" ({body['code']})" if body.get("code") else "")
+        raw_nodes = body.get("node_errors")
+        if isinstance(raw_nodes, dict):
+            node_errors = raw_nodes
+            for node_id, node in raw_nodes.items():
+                if not isinstance(node, dict):
+                    continue
+                for item in node.get("errors") or []:
+                    if isinstance(item, dict):
+                        det = item.get("details")
+                        lines.append(
+                            f"node {node_id} ({node.get('class_type', '?')}): {item.get('message', '')}"
+                            + (f": {det}" if det else "")
+                        )
+    return SubmitRejected(redact(headline), node_errors=node_errors, lines=[redact(line) for line in lines])
+
+
+__all__ = ["CLOUD_SERVER", "LOCAL_SERVER", "Client", "default_server", "server_origin"]

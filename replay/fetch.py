@@ -1,0 +1,115 @@
+"""Fetch: resolve job references, validate each job and write its recipe (and optionally its JSON) to disk."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from replay import canonical
+from replay.errors import InputError, MalformedResponse, ReplayError
+from replay.jobs import Job
+from replay.recipe import build_recipe, dumps_recipe, export_job, write_recipe
+from replay.sources import load_job
+
+if TYPE_CHECKING:
+    from replay.client import Client
+
+DEFAULT_DIR = "recipes"
+
+
+@dataclass
+class FetchResult:
+    """What a fetch or archive did: paths written and unchanged, ids skipped, failures with their reason."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    stdout_text: str = ""
+    errors: list[ReplayError] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` shape of SPEC §4."""
+        return {"written": self.written, "unchanged": self.unchanged, "skipped": self.skipped, "failed": self.failed}
+
+
+def is_file_target(out: str) -> bool:
+    """True when `-o` names one recipe file (ends in .yaml/.yml) rather than a folder."""
+    return out.lower().endswith((".yaml", ".yml"))
+
+
+def recipe_name(job: Job, ref: str) -> str:
+    """The file name of a job's recipe: `<job_id>.yaml`, or the input file's stem for prompts and UI graphs."""
+    if job.id:
+        return f"{job.id}.yaml"
+    stem = Path(ref).stem if ref != "-" else "stdin"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "recipe"
+    return f"{safe}.yaml"
+
+
+def check_job(job: Job, name: str) -> None:
+    """Validate a job before it is written: its record against the job schema, its prompt as a graph."""
+    from replay.validate import check_job_for_fetch  # noqa: PLC0415 - jsonschema is imported lazily
+
+    problems = check_job_for_fetch(job, name)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        first = problems[0]
+        message = f"{first}{more}; run `comfy-replay validate` on the file for every problem"
+        if job.detail is not None and job.kind == "job" and job.source.get("server"):
+            raise MalformedResponse(f"the server's record is not a valid job: {message}")
+        raise InputError(message)
+
+
+def fetch(
+    refs: Sequence[str],
+    *,
+    out: str = DEFAULT_DIR,
+    raw: bool = False,
+    force: bool = False,
+    client_factory: Callable[[], Client] | None = None,
+    api_key: str | None = None,
+    stdin: BinaryIO | None = None,
+) -> FetchResult:
+    """Fetch each job reference, validate it and write its recipe; `out` is a folder, a .yaml file or `-`.
+
+    Bad input (a malformed file, a non-UUID id, an invalid job) raises before anything is written.
+    A job that the server fails to deliver is recorded in `failed` and the others are still written.
+    """
+    if out != "-" and is_file_target(out) and len(refs) > 1:
+        raise InputError(f"-o {out} names one recipe file, but {len(refs)} jobs were given; pass a folder instead")
+    result = FetchResult()
+    prepared: list[tuple[str, Job, dict[str, Any]]] = []
+    for ref in refs:
+        try:
+            job = load_job(ref, client_factory, stdin=stdin)
+            check_job(job, ref)
+        except InputError:
+            raise
+        except ReplayError as exc:
+            result.failed.append({"job_id": ref, "error": str(exc)})
+            result.errors.append(exc)
+            continue
+        prepared.append((ref, job, build_recipe(job, server=job.source.get("server"), api_key=api_key)))
+
+    if out == "-":
+        result.stdout_text = "".join(
+            ("---\n" if i else "") + dumps_recipe(recipe) for i, (_, _, recipe) in enumerate(prepared)
+        )
+        return result
+    for ref, job, recipe in prepared:
+        target = Path(out) if is_file_target(out) else Path(out) / recipe_name(job, ref)
+        state = write_recipe(target, recipe, force=force)
+        (result.written if state == "written" else result.unchanged).append(str(target))
+        if raw and "job" in recipe:
+            raw_path = target.with_suffix(".json")
+            text = json.dumps(export_job(recipe), indent=2, ensure_ascii=False) + "\n"
+            canonical.write_if_changed(raw_path, text.encode("utf-8"))
+    return result
+
+
+__all__ = ["DEFAULT_DIR", "FetchResult", "fetch", "is_file_target", "recipe_name"]

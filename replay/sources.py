@@ -1,0 +1,126 @@
+"""Job references: turn an id, a JSON or YAML file, a recipe or `-` (stdin) into a Job.
+
+The kind of a document is detected from its shape (`replay.jobs.detect_kind`), never from its file name.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from replay import canonical
+from replay.errors import DocumentError, InputError
+from replay.jobs import KIND_RECIPE, Job, detect_kind, is_job_id, job_from_detail, job_from_document
+from replay.recipe import check_outline, job_from_recipe
+
+if TYPE_CHECKING:
+    from replay.client import Client
+
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class Document:
+    """A parsed input document: its data, the name to show in messages, and its detected kind."""
+
+    data: Any
+    name: str
+    kind: str
+
+
+def _parse_json(text: str, name: str) -> Any:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise DocumentError(f"duplicate key {key!r} in a JSON object", file=name)
+            out[key] = value
+        return out
+
+    try:
+        return json.loads(text, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(f"not valid JSON: {exc.msg}", file=name, line=exc.lineno, column=exc.colno) from exc
+    except RecursionError as exc:
+        raise DocumentError("JSON nested too deeply", file=name) from exc
+
+
+def parse_document(raw: bytes, name: str) -> Any:
+    """Parse bytes as JSON (when they start like JSON) or else as safe YAML; DocumentError on any problem."""
+    if not raw.strip():
+        raise DocumentError("the file is empty", file=name)
+    if b"\x00" in raw[:8192]:
+        raise DocumentError("the file is binary, not JSON or YAML", file=name)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(f"the file is not UTF-8 text (byte {exc.start})", file=name) from exc
+    if text.lstrip()[:1] in ("{", "["):
+        return _parse_json(text, name)
+    return canonical.loads(text, file=name)
+
+
+def read_bytes(ref: str, stdin: BinaryIO | None = None) -> tuple[bytes, str]:
+    """Read a file path or `-` (standard input); return (bytes, name for messages)."""
+    if ref == "-":
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        return stream.read(MAX_DOCUMENT_BYTES + 1)[:MAX_DOCUMENT_BYTES], "<stdin>"
+    path = Path(ref)
+    try:
+        if path.is_dir():
+            raise DocumentError("is a directory, not a JSON or YAML file", file=ref)
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise DocumentError(f"the file is too large ({size} bytes)", file=ref)
+        return path.read_bytes(), ref
+    except FileNotFoundError as exc:
+        raise InputError(f"{ref}: no such file, and not a job id (a UUID)") from exc
+    except OSError as exc:
+        raise InputError(f"{ref}: cannot read the file ({exc.strerror})") from exc
+
+
+def read_document(ref: str, stdin: BinaryIO | None = None) -> Document:
+    """Read and parse a file or `-`, and detect its kind; InputError/DocumentError when unusable."""
+    raw, name = read_bytes(ref, stdin)
+    data = parse_document(raw, name)
+    try:
+        kind = detect_kind(data)
+    except InputError as exc:
+        raise InputError(f"{name}: {exc}") from exc
+    if kind == KIND_RECIPE:
+        check_outline(data, file=name)
+    return Document(data=data, name=name, kind=kind)
+
+
+def job_from_parsed(doc: Document) -> Job:
+    """Build the Job of a parsed document of any kind (recipe included); its prompt must be a runnable graph."""
+    job = job_from_recipe(doc.data) if doc.kind == KIND_RECIPE else job_from_document(doc.data)
+    if job.prompt is not None:
+        from replay.validate import require_runnable_graph  # noqa: PLC0415
+
+        require_runnable_graph(job.prompt, doc.name)
+    return job
+
+
+def load_job(
+    ref: str,
+    client_factory: Callable[[], Client] | None = None,
+    *,
+    stdin: BinaryIO | None = None,
+) -> Job:
+    """Resolve a job reference: a job id (fetched with a client from `client_factory`), a file, or `-`."""
+    if is_job_id(ref) and not Path(ref).exists():
+        if client_factory is None:
+            raise InputError(f"{ref} is a job id, but no server is configured to fetch it from")
+        client = client_factory()
+        job = job_from_detail(client.get_job(ref))
+        job.source = {"server": client.server}
+        return job
+    return job_from_parsed(read_document(ref, stdin))
+
+
+__all__ = ["Document", "job_from_parsed", "load_job", "parse_document", "read_bytes", "read_document"]

@@ -1,0 +1,96 @@
+"""Job summaries for `show`: the facts a person wants first (status, times, nodes, outputs, failure)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from replay.jobs import Job
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _output_files(outputs: dict[str, Any]) -> list[dict[str, Any]]:
+    files: list[dict[str, Any]] = []
+    for node_id, node in outputs.items():
+        if not isinstance(node, dict):
+            continue
+        for kind, items in node.items():
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and "filename" in item:
+                    path = "/".join(p for p in (str(item.get("subfolder") or ""), str(item["filename"])) if p)
+                    files.append({"node": str(node_id), "kind": kind, "file": path, "type": item.get("type")})
+                elif isinstance(item, str):
+                    files.append({"node": str(node_id), "kind": kind, "text": item})
+    return files
+
+
+def summarize(job: Job) -> dict[str, Any]:
+    """Return a JSON-ready summary of a job: id, status, times, node count, outputs and failure details."""
+    classes: dict[str, int] = {}
+    for node in (job.prompt or {}).values():
+        name = str(node.get("class_type", "?")) if isinstance(node, dict) else "?"
+        classes[name] = classes.get(name, 0) + 1
+    summary: dict[str, Any] = {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "created": _iso(job.create_time),
+        "started": _iso(job.start_time),
+        "ended": _iso(job.end_time),
+        "duration_s": round(job.duration, 3) if job.duration is not None else None,
+        "nodes": len(job.prompt) if job.prompt is not None else None,
+        "ui_nodes": len(job.ui_workflow.get("nodes", [])) if job.ui_workflow else None,
+        "workflow_id": job.workflow_id,
+        "outputs": _output_files(job.outputs),
+        "error": None,
+    }
+    if job.error is not None:
+        err = job.error
+        summary["error"] = {
+            "node_id": err.node_id,
+            "node_type": err.node_type,
+            "exception_type": err.exception_type,
+            "message": err.first_line,
+            "last_frame": err.last_frame,
+        }
+    return summary
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    """Render a summary as a few aligned lines of text."""
+    rows: list[tuple[str, str]] = []
+    if summary["id"]:
+        rows.append(("job", summary["id"]))
+    rows.append(("status", summary["status"] or f"({summary['kind']}, no job record)"))
+    for key in ("created", "started", "ended"):
+        if summary[key]:
+            rows.append((key, summary[key]))
+    if summary["duration_s"] is not None:
+        rows.append(("duration", f"{summary['duration_s']:.3f} s"))
+    if summary["nodes"] is not None:
+        rows.append(("nodes", str(summary["nodes"])))
+    if summary["ui_nodes"] is not None:
+        rows.append(("ui nodes", str(summary["ui_nodes"])))
+    outputs = summary["outputs"]
+    rows.append(("outputs", str(len(outputs)) if outputs else "none"))
+    for item in outputs:
+        rows.append(("", f"node {item['node']}: {item.get('file') or item.get('text', '')}"))
+    err = summary["error"]
+    if err:
+        rows.append(("failed at", f"node {err['node_id']} ({err['node_type']})"))
+        rows.append(("exception", f"{err['exception_type']}: {err['message']}"))
+        if err["last_frame"]:
+            rows.append(("last frame", err["last_frame"]))
+    width = max(len(k) for k, _ in rows)
+    return "".join(f"{k.ljust(width)}  {v}\n" for k, v in rows)
+
+
+__all__ = ["render_summary", "summarize"]

@@ -1,0 +1,32 @@
+"""Small helpers shared by the tests: paths to test data and the real-world template corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).parent / "data"
+
+
+def load(name: str) -> Any:
+    """Load a JSON file from tests/data (e.g. "oss/success_a.job.json")."""
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+def corpus_files() -> list[Path]:
+    """Every JSON file of the comfyui-workflow-templates-json package (workflows and index files)."""
+    import comfyui_workflow_templates_json as pkg
+
+    folder = Path(pkg.__file__).parent / "templates"
+    return sorted(folder.glob("*.json"))
+
+
+def corpus_workflows() -> list[tuple[str, dict[str, Any]]]:
+    """(name, UI workflow) for every workflow in the corpus; index files are left out by shape, not by name."""
+    found = []
+    for path in corpus_files():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("nodes"), list):
+            found.append((path.name, data))
+    return found

@@ -1,0 +1,42 @@
+"""The public API is pinned: adding or removing a name is a deliberate change to this list."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import replay
+
+PUBLIC = {
+    "__version__", "AuthError", "Client", "DocumentError", "ExecutionError", "FetchResult", "GraphError", "InputError",
+    "Job", "JobNotFound", "JobStateError", "MalformedResponse", "ReplayError", "ServerError", "ServerUnreachable",
+    "SubmitRejected", "TargetExistsError", "WaitTimeout", "build_recipe", "check_job_id", "detect_kind",
+    "dumps_recipe", "export_document", "export_job", "fetch", "job_from_document", "job_from_recipe", "load_job",
+    "loads_recipe", "read_document", "summarize", "write_recipe",
+}
+
+
+def test_public_names_are_exactly_the_pinned_list():
+    assert set(replay.__all__) == PUBLIC
+
+
+def test_every_public_name_resolves():
+    for name in replay.__all__:
+        assert getattr(replay, name) is not None
+
+
+def test_help_and_version_do_not_import_heavy_modules():
+    code = (
+        "import sys, io, contextlib\n"
+        "from replay.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help']); main(['--version']); main(['fetch', '--help'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('deepdiff', 'jsonschema')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_python_dash_m_replay_runs_the_cli():
+    out = subprocess.run([sys.executable, "-m", "replay", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"comfy-replay {replay.__version__}"
