@@ -304,7 +304,8 @@ def _deepdiff_paths(
     try:
         tree = DeepDiff(t1, t2, **options)
     except (ValueError, TypeError, KeyError) as exc:
-        raise InputError(f"cannot use the --ignore patterns {list(ignore)}: {exc}") from exc
+        shown = f" with the --ignore patterns {list(ignore)}" if ignore else ""
+        raise InputError(f"deepdiff could not compare the two workflows{shown}: {exc}") from exc
     paths: list[list[Any]] = []
     for report_type, levels in tree.items():
         for level in levels:
@@ -721,11 +722,15 @@ def _side(job: Job) -> Side:
     return Side(kind=job.kind, id=job.id, status=job.status, duration=job.duration)
 
 
-def _choose(a: Job, b: Job, ui: bool) -> str:
-    """Compare prompts when both sides have one (unless ui), UI graphs when a side has only a UI graph."""
-    if not ui and a.prompt is not None and b.prompt is not None:
+def _choose(a: Job, b: Job, ui: bool, include_layout: bool) -> str:
+    """Compare prompts when both sides have one (unless ui), UI graphs when a side has only a UI graph.
+
+    Asking for layout means asking for the UI graphs whenever both sides have one (prompts have no layout).
+    """
+    both_ui = a.ui_workflow is not None and b.ui_workflow is not None
+    if not ui and a.prompt is not None and b.prompt is not None and not (include_layout and both_ui):
         return COMPARED_PROMPT
-    if a.ui_workflow is not None and b.ui_workflow is not None:
+    if both_ui:
         return COMPARED_UI
     for name, job in (("A", a), ("B", b)):
         if ui and job.ui_workflow is None:
@@ -758,14 +763,14 @@ def diff_jobs(
     """Compare two jobs node by node and return what differs (workflow, outputs, status, error).
 
     The API prompts are compared when both sides have one; the UI graphs when a side has only a UI graph, or
-    with `ui=True`. `tolerance` makes numbers within it equal; `ignore` holds deepdiff glob paths rooted at the
+    with `ui=True` (or `include_layout=True` when both sides have one). `tolerance` makes numbers within it equal; `ignore` holds deepdiff glob paths rooted at the
     node map (`root[**]['seed']`); UI layout is ignored unless `include_layout`. Outputs, status and error are
     compared when both sides are runs (have a status). Raises InputError when the two cannot be compared.
     """
     if tolerance is not None and (not _is_number(tolerance) or not tolerance >= 0):
         raise InputError(f"--tolerance must be a number >= 0, not {tolerance!r}")
     _check_ignore(ignore)
-    compared = _choose(a, b, ui)
+    compared = _choose(a, b, ui, include_layout)
     graph: tuple[Change, ...] = ()
     subgraphs = SubgraphsDiff()
     if compared == COMPARED_PROMPT:

@@ -146,10 +146,14 @@ def _error_line(error: ErrorInfo | None) -> str:
     return f"node {error.node_id} {error.node_type}: {error.exception_type}: {first}".rstrip(": ")
 
 
-def _side_line(label: str, side: Side) -> str:
+def _side_line(letter: str, side: Side, label: str | None) -> str:
     what = f"{side.kind} {side.id}" if side.id else side.kind
-    facts = [x for x in (side.status, None if side.duration is None else f"{side.duration:.3f} s") if x]
-    return f"{label}: {what}" + (f" ({', '.join(facts)})" if facts else "")
+    if label is None:
+        head, facts = what, []
+    else:
+        head, facts = label, [side.kind if side.id is None or side.id in label else what]
+    facts += [x for x in (side.status, None if side.duration is None else f"{side.duration:.3f} s") if x]
+    return f"{letter}: {head}" + (f" ({', '.join(facts)})" if facts else "")
 
 
 def _where(node_id: str, class_type: str, subgraph: str | None) -> str:
@@ -203,11 +207,14 @@ def _output_lines(node: OutputNodeDiff, paint: _Paint) -> list[str]:
     return lines
 
 
-def render_text(d: JobDiff, color: bool = False) -> str:
-    """Return the diff as a terminal report (ANSI colours only when `color`), ending with a newline."""
+def render_text(d: JobDiff, color: bool = False, *, labels: tuple[str, str] | None = None) -> str:
+    """Return the diff as a terminal report (ANSI colours only when `color`), ending with a newline.
+
+    `labels` name the two sides in the header (the CLI passes the job references as given).
+    """
     paint = _Paint(color)
     ui = d.compared == COMPARED_UI
-    lines = [_side_line("a", d.a), _side_line("b", d.b)]
+    lines = [_side_line("a", d.a, labels and labels[0]), _side_line("b", d.b, labels and labels[1])]
     if d.status is not None:
         lines.append(f"status: {paint(str(d.status[0]), '31')} -> {paint(str(d.status[1]), '32')}")
     if d.error is not None:
@@ -227,7 +234,7 @@ def render_text(d: JobDiff, color: bool = False) -> str:
         for change in node.inputs:
             lines += _change_lines(change, paint, "    ", ui)
     for title in d.titles:
-        old, new = format_value(title.a), format_value(title.b)
+        old, new = (format_value(MISSING if t is None else t) for t in (title.a, title.b))
         lines.append(f"title {_where(title.id, title.class_type, title.subgraph)}: {old} -> {new}")
     for ref in d.subgraphs.removed:
         lines.append(paint(f"- subgraph {ref.id} {ref.class_type}", "31"))
@@ -267,15 +274,16 @@ def _code(value: Any, *, name: str = "", ui: bool = False) -> str:
     return f"`{_cell(text)}`"
 
 
-def _md_side(side: Side) -> str:
-    return f"{side.kind} `{side.id}`" if side.id else side.kind
+def _md_side(side: Side, label: str | None) -> str:
+    what = f"{side.kind} `{side.id}`" if side.id else side.kind
+    return what if label is None else f"`{_cell(label)}` ({what})"
 
 
-def render_markdown(d: JobDiff) -> str:
+def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str:
     """Return the diff as Markdown for a pull-request comment: a summary table, node and output tables."""
     ui = d.compared == COMPARED_UI
     out = ["### comfy-replay diff", "", "| | a | b |", "| --- | --- | --- |",
-           f"| document | {_md_side(d.a)} | {_md_side(d.b)} |"]
+           f"| document | {_md_side(d.a, labels and labels[0])} | {_md_side(d.b, labels and labels[1])} |"]
     if d.a.status or d.b.status:
         out.append(f"| status | {d.a.status or ''} | {d.b.status or ''} |")
     if d.error is not None:
@@ -314,7 +322,8 @@ def render_markdown(d: JobDiff) -> str:
                 row(place, node.class_type, f"`{_cell(change.name)}`", _code(change.a, name=change.name, ui=ui),
                     _code(change.b, name=change.name, ui=ui))
     for title in d.titles:
-        row(where(title.id, title.subgraph), title.class_type, "title", _code(title.a), _code(title.b))
+        old, new = (_code(t) if t is not None else "(none)" for t in (title.a, title.b))
+        row(where(title.id, title.subgraph), title.class_type, "title", old, new)
     for sub in d.subgraphs.removed:
         row(sub.id, sub.class_type, "subgraph removed", "", "")
     for sub in d.subgraphs.added:
