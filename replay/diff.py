@@ -235,6 +235,8 @@ def values_equal(x: Any, y: Any, tolerance: float | None = None) -> bool:
     if tx is list:
         if ty is not list or len(x) != len(y):
             return False
+        if is_link(x):  # a slot number is an identity, never "close enough"
+            tolerance = None
         return all(values_equal(p, q, tolerance) for p, q in zip(x, y, strict=True))
     if tx is bool or ty is bool:
         return tx is ty and x == y
@@ -286,7 +288,8 @@ def _deepdiff_paths(
     """Return the path (as a list) of every difference deepdiff's tree view finds between t1 and t2.
 
     Numeric type changes are kept by deepdiff (so `true` vs `1` shows) and dropped here when the two numbers
-    are equal within the tolerance (so `1` vs `1.0` does not).
+    are equal (so `1` vs `1.0` does not). The tolerance is applied here too rather than as deepdiff's
+    `math_epsilon`, so that it never reaches the slot number of a link.
     """
     from deepdiff import DeepDiff  # lazy: importing deepdiff costs more than the CLI's whole start-up
 
@@ -297,8 +300,6 @@ def _deepdiff_paths(
         "ignore_nan_inequality": True,
         "verbose_level": 2,
     }
-    if tolerance is not None:
-        options["math_epsilon"] = tolerance
     if ignore:
         options["exclude_paths"] = list(ignore)
     try:
@@ -307,10 +308,11 @@ def _deepdiff_paths(
         shown = f" with the --ignore patterns {list(ignore)}" if ignore else ""
         raise InputError(f"deepdiff could not compare the two workflows{shown}: {exc}") from exc
     paths: list[list[Any]] = []
-    for report_type, levels in tree.items():
+    for levels in tree.values():
         for level in levels:
-            if report_type == "type_changes" and _is_number(level.t1) and _is_number(level.t2):
-                if _close(level.t1, level.t2, tolerance):
+            if _is_number(level.t1) and _is_number(level.t2):
+                in_link = level.up is not None and is_link(level.up.t1)
+                if _close(level.t1, level.t2, None if in_link else tolerance):
                     continue
             paths.append(level.path(output_format="list"))
     return paths

@@ -449,3 +449,17 @@ def test_nan_on_both_sides_is_the_same_value_and_a_missing_title_reads_none():
     d = diff_jobs(job_from_document(a), job_from_document(b))
     assert not d.nodes.changed and [(t.a, t.b) for t in d.titles] == [("T", None)]
     assert 'title 1 X: "T" -> (none)' in render_text(d)
+
+
+def test_a_tolerance_never_hides_a_link_moved_to_another_slot():
+    a = {"1": {"class_type": "X", "inputs": {"image": ["2", 0], "w": 1.0}}, "2": {"class_type": "Y", "inputs": {}}}
+    b = copy.deepcopy(a)
+    b["1"]["inputs"].update(image=["2", 1], w=1.5)
+    d = diff_jobs(job_from_document(a), job_from_document(b), tolerance=5)
+    assert [(c.name, c.a, c.b) for n in d.nodes.changed for c in n.inputs] == [("image", ["2", 0], ["2", 1])]
+    ui = load("diff/ui_widget_change_a.json")
+    moved = copy.deepcopy(ui)
+    moved["links"][1][2] = 1  # link 2 now leaves from slot 1 of node 2
+    d = diff_jobs(job_from_document(ui), job_from_document(moved), tolerance=5)
+    assert [(n.id, c.name, c.a, c.b) for n in d.nodes.changed for c in n.inputs] == [
+        ("3", "inputs.image.link", ["2", 0], ["2", 1])]
