@@ -246,6 +246,47 @@ def cmd_export(ctx: Context) -> int:
     return EXIT_OK
 
 
+def _convert_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ui_file", metavar="UI_FILE", help="a UI workflow (format 0.4 or 1), a job or recipe that has one, or -")
+    p.add_argument("--object-info", metavar="FILE",
+                   help="node definitions (/object_info JSON, plain or .gz); default: GET /object_info from the server")
+    p.add_argument("-o", "--output", metavar="FILE", default="-", help="where to write the prompt JSON (default stdout)")
+    p.add_argument("--allow-unknown", action="store_true",
+                   help="convert even when node types are missing from the definitions (they keep only their links)")
+
+
+@command("convert", "turn a UI workflow into an API prompt using node definitions",
+         "Convert a UI workflow into the API prompt the ComfyUI frontend would submit, naming each node's\n"
+         "widget values after the node definitions from /object_info. Notes go to stderr.\n"
+         "Exit 2 when node types are missing from the definitions (all are listed) unless --allow-unknown.\n"
+         "Example: comfy-replay convert flux_schnell.json --object-info object_info.json.gz -o prompt.json")
+@arguments(_convert_args)
+def cmd_convert(ctx: Context) -> int:
+    from replay.canonical import atomic_write  # noqa: PLC0415
+    from replay.convert import convert_workflow  # noqa: PLC0415
+    from replay.nodedefs import NodeDefs, load_object_info  # noqa: PLC0415
+    from replay.sources import job_from_parsed, read_document  # noqa: PLC0415
+
+    a = ctx.args
+    doc = read_document(a.ui_file, ctx.stdin)
+    ui = job_from_parsed(doc).ui_workflow
+    if ui is None:
+        raise InputError(f"{doc.name}: a {doc.kind} without a UI workflow; nothing to convert")
+    defs = load_object_info(a.object_info) if a.object_info else NodeDefs.from_dict(ctx.client().object_info())
+    result = convert_workflow(ui, defs, allow_unknown=a.allow_unknown)
+    text = json.dumps(result.prompt, indent=2, ensure_ascii=False) + "\n"
+    if a.output == "-":
+        ctx.stdout.write(text)
+    else:
+        atomic_write(a.output, text.encode("utf-8"))
+        ctx.info(f"wrote {a.output} ({len(result.prompt)} nodes)")
+    for kind, ids in result.unknown.items():
+        ctx.info(f"not converted: {kind} is not in the definitions (nodes {', '.join(ids)})")
+    for note in result.notes:
+        ctx.info(f"note: {note}")
+    return EXIT_OK
+
+
 def _diff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", metavar="A", help="job id, job/history/prompt/UI JSON file, recipe, or -")
     p.add_argument("b", metavar="B", help="the same kinds of reference as A")
