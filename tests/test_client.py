@@ -12,7 +12,14 @@ from helpers import load
 
 from replay.cli import main
 from replay.client import Client
-from replay.errors import AuthError, InputError, JobNotFound, MalformedResponse, ServerError, ServerUnreachable
+from replay.errors import (
+    AuthError,
+    InputError,
+    JobNotFound,
+    MalformedResponse,
+    ServerError,
+    ServerUnreachable,
+)
 
 ZERODIV = "f7838b83-aab4-48ed-96a5-1e0cb6760bc6"
 UNKNOWN = "0b5b8f5e-3f1a-4a57-9a43-6c1f5e0f2f11"
