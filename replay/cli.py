@@ -22,6 +22,7 @@ from replay.errors import InputError, ReplayError
 if TYPE_CHECKING:
     from replay.client import Client
     from replay.jobs import Job
+    from replay.nodedefs import NodeDefs
 
 PROG = "comfy-replay"
 EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_SERVER, EXIT_AUTH = 0, 1, 2, 3, 4
@@ -76,6 +77,26 @@ class Context:
         from replay.sources import load_job  # noqa: PLC0415
 
         return load_job(ref, self.client, stdin=self.stdin)
+
+    def node_definitions(self, path: str | None, *, required: bool) -> NodeDefs | None:
+        """Node definitions from a saved /object_info file, else from the server.
+
+        When not `required`, the server is asked only if one was named (--server, COMFY_SERVER or an API key),
+        and an unreachable server just skips the checks that need definitions, with a note.
+        """
+        from replay.nodedefs import NodeDefs, load_object_info  # noqa: PLC0415
+
+        if path:
+            return load_object_info(path)
+        if not required and not (self.server or self.api_key):
+            return None
+        try:
+            return NodeDefs.from_dict(self.client().object_info())
+        except ReplayError as exc:
+            if required:
+                raise
+            self.info(f"note: no node definitions ({exc}); node-type, input and range checks skipped")
+            return None
 
     def color(self) -> bool:
         """Colour only on a terminal and never with NO_COLOR."""
@@ -155,11 +176,7 @@ def cmd_fetch(ctx: Context) -> int:
     from replay.fetch import fetch  # noqa: PLC0415
 
     a = ctx.args
-    defs = None
-    if a.object_info:
-        from replay.nodedefs import load_object_info  # noqa: PLC0415
-
-        defs = load_object_info(a.object_info)
+    defs = ctx.node_definitions(a.object_info, required=False)
     result = fetch(a.jobs, out=a.output, raw=a.raw, force=a.force, client_factory=ctx.client,
                    api_key=ctx.api_key, defs=defs, stdin=ctx.stdin)
     for note in result.notes:
@@ -217,11 +234,7 @@ def cmd_validate(ctx: Context) -> int:
     from replay.validate import validate_files  # noqa: PLC0415
 
     a = ctx.args
-    defs = None
-    if a.object_info:
-        from replay.nodedefs import load_object_info  # noqa: PLC0415
-
-        defs = load_object_info(a.object_info)
+    defs = ctx.node_definitions(a.object_info, required=False)
     problems = validate_files(a.files, strict=a.strict, defs=defs, stdin=ctx.stdin)
     if ctx.as_json:
         ctx.emit_json({"valid": not problems, "problems": [
@@ -273,7 +286,6 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
 def cmd_convert(ctx: Context) -> int:
     from replay.canonical import atomic_write  # noqa: PLC0415
     from replay.convert import convert_workflow  # noqa: PLC0415
-    from replay.nodedefs import NodeDefs, load_object_info  # noqa: PLC0415
     from replay.sources import job_from_parsed, read_document  # noqa: PLC0415
 
     a = ctx.args
@@ -281,7 +293,8 @@ def cmd_convert(ctx: Context) -> int:
     ui = job_from_parsed(doc).ui_workflow
     if ui is None:
         raise InputError(f"{doc.name}: a {doc.kind} without a UI workflow; nothing to convert")
-    defs = load_object_info(a.object_info) if a.object_info else NodeDefs.from_dict(ctx.client().object_info())
+    defs = ctx.node_definitions(a.object_info, required=True)
+    assert defs is not None
     result = convert_workflow(ui, defs, allow_unknown=a.allow_unknown)
     text = json.dumps(result.prompt, indent=2, ensure_ascii=False) + "\n"
     if a.output == "-":

@@ -278,3 +278,21 @@ def test_cli_fetch_of_several_ids_writes_the_good_ones_and_reports_the_bad(oss_s
     assert code == 3
     assert result["written"] == [str(tmp_path / f"{ZERODIV}.yaml")]
     assert result["failed"][0]["job_id"] == UNKNOWN and "not found" in result["failed"][0]["error"]
+
+
+def test_validate_uses_the_named_server_definitions(tmp_path):
+    import gzip
+
+    from helpers import DATA
+
+    object_info = json.loads(gzip.decompress((DATA / "object_info.json.gz").read_bytes()))
+    prompt = load("oss/success_a.request.json")["prompt"]
+    prompt["2"]["inputs"]["blur_radius"] = 1000
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(prompt))
+    with FakeComfy(dialect="oss", object_info=object_info) as fake:
+        code, out, _ = run(["validate", str(path)], {"COMFY_SERVER": fake.url})
+        assert fake.hits.get("/api/object_info") == 1
+    assert code == 1 and '$["2"].inputs.blur_radius' in out
+    code, out, _ = run(["validate", str(path)], {})
+    assert code == 0
