@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python recipes/demo.py
+	./demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check replay tests bench

@@ -22,6 +22,7 @@ from replay.errors import InputError, ReplayError
 if TYPE_CHECKING:
     from replay.client import Client
     from replay.jobs import Job
+    from replay.nodedefs import NodeDefs
 
 PROG = "comfy-replay"
 EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_SERVER, EXIT_AUTH = 0, 1, 2, 3, 4
@@ -76,6 +77,26 @@ class Context:
         from replay.sources import load_job  # noqa: PLC0415
 
         return load_job(ref, self.client, stdin=self.stdin)
+
+    def node_definitions(self, path: str | None, *, required: bool) -> NodeDefs | None:
+        """Node definitions from a saved /object_info file, else from the server.
+
+        When not `required`, the server is asked only if one was named (--server, COMFY_SERVER or an API key),
+        and an unreachable server just skips the checks that need definitions, with a note.
+        """
+        from replay.nodedefs import NodeDefs, load_object_info  # noqa: PLC0415
+
+        if path:
+            return load_object_info(path)
+        if not required and not (self.server or self.api_key):
+            return None
+        try:
+            return NodeDefs.from_dict(self.client().object_info())
+        except ReplayError as exc:
+            if required:
+                raise
+            self.info(f"note: no node definitions ({exc}); node-type, input and range checks skipped")
+            return None
 
     def color(self) -> bool:
         """Colour only on a terminal and never with NO_COLOR."""
@@ -143,6 +164,8 @@ def _fetch_args(p: argparse.ArgumentParser) -> None:
                    help="folder (default recipes/), one .yaml file, or - for stdout")
     p.add_argument("--raw", action="store_true", help="also keep the job's JSON (secrets removed) beside the recipe")
     p.add_argument("--force", action="store_true", help="overwrite a recipe of another job at the target path")
+    p.add_argument("--object-info", metavar="FILE",
+                   help="node definitions (/object_info JSON, plain or .gz): UI-only files get a converted prompt")
 
 
 @command("fetch", "get jobs, validate them and write their recipes",
@@ -153,8 +176,11 @@ def cmd_fetch(ctx: Context) -> int:
     from replay.fetch import fetch  # noqa: PLC0415
 
     a = ctx.args
+    defs = ctx.node_definitions(a.object_info, required=False)
     result = fetch(a.jobs, out=a.output, raw=a.raw, force=a.force, client_factory=ctx.client,
-                   api_key=ctx.api_key, stdin=ctx.stdin)
+                   api_key=ctx.api_key, defs=defs, stdin=ctx.stdin)
+    for note in result.notes:
+        ctx.info(f"note: {note}")
     if a.output == "-":
         ctx.stdout.write(result.stdout_text)
     elif ctx.as_json:
@@ -208,11 +234,7 @@ def cmd_validate(ctx: Context) -> int:
     from replay.validate import validate_files  # noqa: PLC0415
 
     a = ctx.args
-    defs = None
-    if a.object_info:
-        from replay.nodedefs import load_object_info  # noqa: PLC0415
-
-        defs = load_object_info(a.object_info)
+    defs = ctx.node_definitions(a.object_info, required=False)
     problems = validate_files(a.files, strict=a.strict, defs=defs, stdin=ctx.stdin)
     if ctx.as_json:
         ctx.emit_json({"valid": not problems, "problems": [
@@ -407,7 +429,6 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
 def cmd_convert(ctx: Context) -> int:
     from replay.canonical import atomic_write  # noqa: PLC0415
     from replay.convert import convert_workflow  # noqa: PLC0415
-    from replay.nodedefs import NodeDefs, load_object_info  # noqa: PLC0415
     from replay.sources import job_from_parsed, read_document  # noqa: PLC0415
 
     a = ctx.args
@@ -415,7 +436,8 @@ def cmd_convert(ctx: Context) -> int:
     ui = job_from_parsed(doc).ui_workflow
     if ui is None:
         raise InputError(f"{doc.name}: a {doc.kind} without a UI workflow; nothing to convert")
-    defs = load_object_info(a.object_info) if a.object_info else NodeDefs.from_dict(ctx.client().object_info())
+    defs = ctx.node_definitions(a.object_info, required=True)
+    assert defs is not None
     result = convert_workflow(ui, defs, allow_unknown=a.allow_unknown)
     text = json.dumps(result.prompt, indent=2, ensure_ascii=False) + "\n"
     if a.output == "-":
@@ -428,6 +450,44 @@ def cmd_convert(ctx: Context) -> int:
     for note in result.notes:
         ctx.info(f"note: {note}")
     return EXIT_OK
+
+
+def _diff_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", metavar="A", help="job id, job/history/prompt/UI JSON file, recipe, or -")
+    p.add_argument("b", metavar="B", help="the same kinds of reference as A")
+    p.add_argument("--format", choices=("text", "json", "md"), default=None,
+                   help="text (default), json (the --json shape) or md (Markdown for a pull request)")
+    p.add_argument("--include-layout", action="store_true",
+                   help="also compare UI layout (pos, size, extra.ds, order, colours, flags, groups)")
+    p.add_argument("--ui", action="store_true", help="compare the UI workflows even when both sides have a prompt")
+    p.add_argument("--tolerance", metavar="X", type=float, default=None, help="numbers within X of each other are equal")
+    p.add_argument("--ignore", metavar="PATTERN", action="append", default=[],
+                   help="deepdiff path to leave out, e.g. \"root[**]['seed']\" (repeatable)")
+    p.add_argument("--exit-code", action="store_true", help="exit 1 when the two differ")
+
+
+@command("diff", "compare two jobs, recipes or workflows node by node",
+         "Compare two jobs node by node: nodes added, removed and changed (each changed input's old and new value,\n"
+         "links as node[slot]), titles, outputs, status and error. UI layout is ignored unless --include-layout.\n"
+         "Example: comfy-replay diff recipes/examples/success_a.job.json recipes/examples/fail_runtime_zerodiv.job.json")
+@arguments(_diff_args)
+def cmd_diff(ctx: Context) -> int:
+    from replay.diff import diff_jobs  # noqa: PLC0415
+    from replay.diff_render import render_markdown, render_text, to_json  # noqa: PLC0415
+
+    a = ctx.args
+    if a.a == "-" and a.b == "-":
+        raise UsageError("only one of A and B can be - (standard input)")
+    result = diff_jobs(ctx.load_job(a.a), ctx.load_job(a.b), tolerance=a.tolerance, ignore=a.ignore,
+                       include_layout=a.include_layout, ui=a.ui)
+    fmt = "json" if ctx.as_json else a.format or "text"
+    if fmt == "json":
+        ctx.emit_json(to_json(result))
+    elif fmt == "md":
+        ctx.stdout.write(render_markdown(result, labels=(a.a, a.b)))
+    else:
+        ctx.stdout.write(render_text(result, ctx.color(), labels=(a.a, a.b)))
+    return EXIT_NEGATIVE if a.exit_code and not result.identical else EXIT_OK
 
 
 # ------------------------------------------------------------------------------------------------ main

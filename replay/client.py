@@ -178,7 +178,7 @@ class Client:
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
         """GET with retries on connection errors, timeouts and 429/5xx; returns the final response."""
-        deadline = time.monotonic() + self.retry_budget
+        waited = 0.0
         attempt = 0
         while True:
             # Full jitter: a random wait up to an exponentially growing cap (0.5 s, 1 s, 2 s, ... 8 s).
@@ -186,7 +186,7 @@ class Client:
             try:
                 response = self._send("GET", path, params=params)
             except ServerUnreachable:
-                if attempt >= self.retries or time.monotonic() + backoff > deadline:
+                if attempt >= self.retries or waited + backoff > self.retry_budget:
                     raise
                 wait = backoff
             else:
@@ -194,9 +194,10 @@ class Client:
                     return response
                 asked = _retry_after(response)
                 wait = asked if asked is not None else backoff
-                if time.monotonic() + wait > deadline:
+                if waited + wait > self.retry_budget:
                     return response
             self._sleep(wait)
+            waited += wait
             attempt += 1
 
     def _json(self, response: requests.Response, what: str) -> Any:

@@ -52,6 +52,7 @@ class DocumentError(InputError):
         if file and line is not None:
             where += f":{line}" + (f":{column}" if column is not None else "")
         super().__init__(f"{where}: {message}" if where else message)
+        self.detail = message
         self.file = file
         self.line = line
         self.column = column

@@ -17,6 +17,7 @@ from replay.sources import load_job
 
 if TYPE_CHECKING:
     from replay.client import Client
+    from replay.nodedefs import NodeDefs
 
 DEFAULT_DIR = "recipes"
 
@@ -30,6 +31,7 @@ class FetchResult:
     skipped: list[str] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     stdout_text: str = ""
+    notes: list[str] = field(default_factory=list)
     errors: list[ReplayError] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -65,6 +67,21 @@ def check_job(job: Job, name: str) -> None:
         raise InputError(message)
 
 
+def add_converted_prompt(job: Job, defs: NodeDefs, name: str) -> str | None:
+    """Give a UI-only job the API prompt converted with `defs`; return a note when it cannot be converted."""
+    from replay.convert import convert_workflow  # noqa: PLC0415
+
+    if job.prompt is not None or job.ui_workflow is None:
+        return None
+    try:
+        conversion = convert_workflow(job.ui_workflow, defs)
+    except InputError as exc:
+        return f"{name}: kept without a prompt: {exc}"
+    job.prompt = conversion.prompt
+    job.source["prompt"] = "converted from ui_workflow with node definitions"
+    return None
+
+
 def fetch(
     refs: Sequence[str],
     *,
@@ -73,12 +90,14 @@ def fetch(
     force: bool = False,
     client_factory: Callable[[], Client] | None = None,
     api_key: str | None = None,
+    defs: NodeDefs | None = None,
     stdin: BinaryIO | None = None,
 ) -> FetchResult:
     """Fetch each job reference, validate it and write its recipe; `out` is a folder, a .yaml file or `-`.
 
     Bad input (a malformed file, a non-UUID id, an invalid job) raises before anything is written.
     A job that the server fails to deliver is recorded in `failed` and the others are still written.
+    With node definitions (`defs`), a UI workflow without a prompt gets one converted from its graph.
     """
     if out != "-" and is_file_target(out) and len(refs) > 1:
         raise InputError(f"-o {out} names one recipe file, but {len(refs)} jobs were given; pass a folder instead")
@@ -94,6 +113,10 @@ def fetch(
             result.failed.append({"job_id": ref, "error": str(exc)})
             result.errors.append(exc)
             continue
+        if defs is not None:
+            note = add_converted_prompt(job, defs, ref)
+            if note:
+                result.notes.append(note)
         prepared.append((ref, job, build_recipe(job, server=job.source.get("server"), api_key=api_key)))
 
     if out == "-":

@@ -20,6 +20,7 @@ RECIPE_VERSION = 1
 KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "repro")
 REDACTED = "<redacted>"
 SECRET_EXTRA_KEYS = ("api_key_comfy_org", "auth_token_comfy_org")
+MIN_SCRUBBED_KEY = 8
 
 # Input names whose string values are credentials: api_key, apikey, openai_api_key, hf_token, password, secret...
 _SECRET_NAME = re.compile(
@@ -128,7 +129,8 @@ def build_recipe(job: Job, *, server: str | None = None, api_key: str | None = N
         recipe["ui_workflow"] = job.ui_workflow
     if job.repro is not None:
         recipe["repro"] = job.repro
-    if api_key:
+    # A key shorter than 8 characters is no real credential, and scrubbing it would mangle ordinary text.
+    if api_key and len(api_key) >= MIN_SCRUBBED_KEY:
         for key in KEY_ORDER[1:]:
             if key in recipe:
                 recipe[key], count = _scrub_key(recipe[key], api_key)

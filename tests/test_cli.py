@@ -143,3 +143,57 @@ def test_version_and_help_exit_0():
     assert code == 0 and out.startswith("comfy-replay ")
     code, out, _ = run(["fetch", "--help"])
     assert code == 0 and "--raw" in out
+
+
+def test_validate_prints_one_line_per_problem_and_exits_1(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"1": {"class_type": "SaveImage", "inputs": {"images": ["9", 0]}},
+                               "2": {"class_type": "X", "inputs": {"a": ["2", -1]}}}))
+    code, out, _ = run(["validate", str(bad), str(DATA / "oss/success_a.job.json")])
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) >= 2 and all(line.startswith(f"{bad}: $[") for line in lines)
+    assert any('$["1"].inputs.images' in line and '"9"' in line for line in lines)
+
+
+def test_validate_reports_yaml_parse_errors_at_line_and_column(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("recipe: 1\nprompt:\n  '1': {class_type: A, inputs: {}\n")
+    code, out, _ = run(["validate", str(bad)])
+    assert code == 1
+    (line,) = out.splitlines()
+    file, location, _message = line.split(": ", 2)
+    assert file == str(bad) and location.split(":")[0].isdigit() and ":" in location
+
+
+def test_validate_strict_holds_oss_jobs_to_the_cloud_schema():
+    code, out, _ = run(["validate", "--strict", "--json", str(DATA / "oss/success_a.job.json")])
+    result = json.loads(out)
+    assert code == 1 and result["valid"] is False
+    assert {"file": str(DATA / "oss/success_a.job.json"), "location": "$",
+            "message": "'update_time' is a required property"} in result["problems"]
+    code, out, _ = run(["validate", "--strict", "--json", str(DATA / "cloud/success_a.job.json")])
+    assert code == 0 and json.loads(out) == {"valid": True, "problems": []}
+
+
+def test_validate_with_object_info_checks_values_against_definitions(tmp_path):
+    prompt = json.loads((DATA / "oss/success_a.request.json").read_text())["prompt"]
+    prompt["2"]["inputs"]["blur_radius"] = 1000  # ImageBlur blur_radius has max 31
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(prompt))
+    code, out, _ = run(["validate", str(path), "--object-info", str(DATA / "object_info.json.gz")])
+    assert code == 1 and '$["2"].inputs.blur_radius' in out
+
+
+def test_validate_of_a_missing_file_is_a_usage_error(tmp_path):
+    code, _, err = run(["validate", str(tmp_path / "nope.json")])
+    assert code == 2 and "no such file" in err
+
+
+def test_fetch_with_object_info_gives_a_ui_file_a_prompt(tmp_path):
+    ui = DATA.parent.parent / "recipes/examples/ui_basic_datatype_conversion.json"
+    code, _, err = run(["fetch", str(ui), "-o", str(tmp_path), "--object-info", str(DATA / "object_info.json.gz")])
+    assert code == 0, err
+    code, out, _ = run(["export", str(tmp_path / "ui_basic_datatype_conversion.yaml")])
+    prompt = json.loads(out)
+    assert code == 0 and prompt and all("class_type" in node for node in prompt.values())

@@ -1,0 +1,34 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+# --- fake ComfyUI servers (tests/fakecomfy.py): started on 127.0.0.1, stopped after the test -------------------
+from fakecomfy import FakeComfy
+
+
+def _serve(dialect: str) -> Iterator[FakeComfy]:
+    with FakeComfy(dialect=dialect) as server:
+        yield server
+    assert not server.errors, f"the fake {dialect} server crashed:\n" + "\n".join(server.errors)
+
+
+@pytest.fixture
+def cloud_server() -> Iterator[FakeComfy]:
+    """A started Comfy Cloud double; requests need the header `X-API-Key: <server.api_key>`."""
+    yield from _serve("cloud")
+
+
+@pytest.fixture
+def oss_server() -> Iterator[FakeComfy]:
+    """A started open-source ComfyUI (>= 0.6, with /api/jobs) double."""
+    yield from _serve("oss")
+
+
+@pytest.fixture
+def legacy_server() -> Iterator[FakeComfy]:
+    """A started open-source ComfyUI older than 0.6: no /api/jobs, only the history routes."""
+    yield from _serve("oss-legacy")
