@@ -283,16 +283,6 @@ def _wait_options(p: argparse.ArgumentParser) -> None:
                    help="submit without checking the prompt against the graph rules and /object_info first")
 
 
-def _object_info(ctx: Context) -> Any:
-    """Node definitions from --object-info FILE, or None."""
-    path = getattr(ctx.args, "object_info", None)
-    if not path:
-        return None
-    from replay.nodedefs import load_object_info  # noqa: PLC0415
-
-    return load_object_info(path)
-
-
 def _progress(ctx: Context, what: str) -> Callable[[str, float], None] | None:
     """A progress line on stderr, only on a terminal and not with -q or --json."""
     isatty = getattr(ctx.stderr, "isatty", None)
@@ -344,7 +334,7 @@ def cmd_repro(ctx: Context) -> int:
         raise UsageError("--wait follows a submitted job: add --submit")
     sets = [parse_set(text) for text in a.sets]
     job = ctx.load_job(a.job)
-    defs = _object_info(ctx)
+    defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
     if defs is None and (a.submit or job.source.get("server")):
         defs = server_defs(ctx.client())
     run = write_repro(job, minimal=a.minimal, sets=sets, pin_inputs=a.pin_inputs, defs=defs, out=a.output,
@@ -390,7 +380,8 @@ def cmd_submit(ctx: Context) -> int:
     a = ctx.args
     sets = [parse_set(text) for text in a.sets]
     job = ctx.load_job(a.file)
-    job_id = submit_job(ctx.client(), job, sets=sets, preflight=not a.no_preflight, defs=_object_info(ctx))
+    defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
+    job_id = submit_job(ctx.client(), job, sets=sets, preflight=not a.no_preflight, defs=defs)
     if not a.wait:
         if ctx.as_json:
             ctx.emit_json({"job_id": job_id, "status": None, "error": None})

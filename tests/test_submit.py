@@ -410,6 +410,14 @@ def test_repro_with_an_unknown_input_exits_2_naming_the_nodes_inputs(tmp_path: P
     assert list(tmp_path.iterdir()) == []
 
 
+def test_repro_minimal_offline_takes_output_nodes_from_an_object_info_file(tmp_path: Path) -> None:
+    code, out, err = run_cli(["repro", str(DATA / "oss/fail_runtime_zerodiv.job.json"), "--minimal", "-o", str(tmp_path),
+                              "--object-info", str(DATA / "object_info.json.gz"), "--json"], {})  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["mode"], result["targets"], result["dropped_nodes"]) == ("minimal", ["8"], ["3"])
+
+
 def test_repro_to_stdout_prints_the_recipe_and_the_summary_on_stderr() -> None:
     code, out, err = run_cli(["repro", str(DATA / "oss/fail_runtime_zerodiv.job.json"), "--minimal", "-o", "-"], {})
     assert code == 0, err
