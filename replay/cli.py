@@ -91,7 +91,10 @@ class Context:
         if not required and not (self.server or self.api_key):
             return None
         try:
-            return NodeDefs.from_dict(self.client().object_info())
+            info = self.client().object_info()
+            if not info:
+                raise InputError(f"{self.client().server} sent empty node definitions")
+            return NodeDefs.from_dict(info)
         except ReplayError as exc:
             if required:
                 raise

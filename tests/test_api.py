@@ -13,6 +13,9 @@ PUBLIC = {
     "SubmitRejected", "TargetExistsError", "WaitTimeout", "build_recipe", "check_job_id", "detect_kind",
     "dumps_recipe", "export_document", "export_job", "fetch", "job_from_document", "job_from_recipe", "load_job",
     "loads_recipe", "read_document", "summarize", "write_recipe",
+    "validate_document", "validate_files", "Problem", "diff_jobs", "JobDiff", "convert_workflow", "Conversion",
+    "NodeDefs", "load_object_info", "Graph", "parse_set", "build_repro", "write_repro", "rerun", "verdict",
+    "submit_prompt", "submit_job", "wait_for_job",
 }
 
 
