@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from replay.errors import InputError
-from replay.nodedefs import CONTROL_MODES, InputDef, NodeDef, NodeDefs, natural_key, types_match
+from replay.nodedefs import CONTROL_MODES, InputDef, NodeDef, NodeDefs, types_match
+from replay.workflow import is_link, natural_key
 
 PRIMITIVE = "PrimitiveNode"
 REROUTE = "Reroute"
@@ -130,7 +131,7 @@ class _Converter:
             prompt[node_id] = self._emit(scope, node, node_id)
         for node_id, entry in prompt.items():
             inputs = entry["inputs"]
-            for name in [n for n, v in inputs.items() if _is_link(v) and v[0] not in prompt]:
+            for name in [n for n, v in inputs.items() if is_link(v) and v[0] not in prompt]:
                 del inputs[name]
                 self.notes.append(
                     f"node {node_id}: input {name!r} linked a node that is muted or missing; dropped"
@@ -562,13 +563,6 @@ def _key(value: Any) -> str:
     return str(value)
 
 
-def _is_link(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], str)
-        and isinstance(value[1], int)
-    )
 
 
 def _wrap(value: Any) -> Any:

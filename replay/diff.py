@@ -17,6 +17,7 @@ from typing import Any
 
 from replay.errors import InputError
 from replay.jobs import Job, count_output_files
+from replay.workflow import is_link, natural_key
 
 COMPARED_PROMPT = "prompt"
 COMPARED_UI = "ui"
@@ -192,19 +193,6 @@ class JobDiff:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-
-
-def natural_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
-    """Sort key putting node ids in natural order: "2" < "10" < "10:3" < "a"."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", node_id) if p)
-
-
-def is_link(value: Any) -> bool:
-    """True for an API-prompt link `[source_node_id, output_slot]`."""
-    return (
-        isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
-        and isinstance(value[1], int) and not isinstance(value[1], bool)
-    )
 
 
 def _is_number(value: Any) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from replay.errors import DocumentError
+from replay.workflow import is_link, natural_key
 
 # Input types for which the frontend creates a widget (`ComfyWidgets` plus the dynamic combo).
 # Every other type is a socket that only takes a link.
@@ -364,7 +365,7 @@ def check_prompt(
                     problems.append(Problem(location, "required input is missing"))
                 continue
             value = inputs[spec.name]
-            if _is_link(value):
+            if is_link(value):
                 problems.extend(_check_link(location, value, spec, prompt, defs))
             else:
                 problems.extend(_check_value(location, value, spec, check_file_lists))
@@ -378,16 +379,6 @@ def _active_inputs(specs: tuple[InputDef, ...], inputs: Mapping[str, Any]) -> It
         chosen = inputs.get(spec.name)
         if spec.variants and isinstance(chosen, str) and chosen in spec.variants:
             yield from _active_inputs(spec.variants[chosen], inputs)
-
-
-def _is_link(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], str)
-        and isinstance(value[1], int)
-        and not isinstance(value[1], bool)
-    )
 
 
 def _check_link(
@@ -471,11 +462,6 @@ def _key_path(name: str) -> str:
     return f".{name}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else f"[{json.dumps(name)}]"
 
 
-def natural_key(node_id: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key for node ids: numbers compare as numbers, path parts (``"10:3"``) left to right."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in str(node_id).split(":"))
-
-
 __all__ = [
     "CONTROL_MODES",
     "InputDef",
@@ -484,6 +470,5 @@ __all__ = [
     "Problem",
     "check_prompt",
     "load_object_info",
-    "natural_key",
     "types_match",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import heapq
 import json
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +20,12 @@ from replay.errors import GraphError, InputError
 
 # How many node ids or input names an error message lists before it says "...".
 _SHOWN = 12
+_DIGIT_RUNS = re.compile(r"(\d+)")
 
 
-def natural_key(node_id: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key for node ids: numbers compare as numbers, path parts (``"10:3"``) left to right."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in str(node_id).split(":"))
+def natural_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key for node ids in natural order: "2" < "10" < "10:3" < "a2" < "a10" (digit runs compare as numbers)."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGIT_RUNS.split(str(node_id)) if p)
 
 
 def is_link(value: Any) -> bool:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from replay.errors import DocumentError
-from replay.nodedefs import NodeDefs, Problem, check_prompt, load_object_info, natural_key, types_match
+from replay.nodedefs import NodeDefs, Problem, check_prompt, load_object_info, types_match
+from replay.workflow import natural_key
 
 DATA = Path(__file__).parent / "data"
 RECORDED = DATA / "object_info.json.gz"
