@@ -143,7 +143,7 @@ def build_recipe(job: Job, *, server: str | None = None, api_key: str | None = N
 
 def dumps_recipe(recipe: dict[str, Any]) -> str:
     """Return the canonical YAML text of a recipe: same recipe, same bytes."""
-    return canonical.dumps(recipe, key_order=KEY_ORDER)
+    return canonical.dumps(recipe, key_order=KEY_ORDER, natural=("prompt",))
 
 
 def loads_recipe(text: str | bytes, *, file: str | None = None) -> dict[str, Any]:

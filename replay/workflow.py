@@ -25,7 +25,8 @@ _DIGIT_RUNS = re.compile(r"(\d+)")
 
 def natural_key(node_id: str) -> tuple[tuple[int, int, str], ...]:
     """Sort key for node ids in natural order: "2" < "10" < "10:3" < "a2" < "a10" (digit runs compare as numbers)."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGIT_RUNS.split(str(node_id)) if p)
+    # The text of each part is in the key too, so only equal ids tie ("01" and "1" do not).
+    return tuple((0, int(p), p) if p.isdecimal() else (1, 0, p) for p in _DIGIT_RUNS.split(str(node_id)) if p)
 
 
 def is_link(value: Any) -> bool:
