@@ -92,16 +92,22 @@ def _scalar(value: Any) -> str:
     raise TypeError(f"cannot write a {type(value).__name__} in a recipe")
 
 
-def _block_header(text: str) -> str | None:
-    """The `|` header for a multi-line string that a literal block keeps exactly, or None."""
+def _block_header(text: str, *, nested: bool = True) -> str | None:
+    """The `|` header for a multi-line string that a literal block keeps exactly, or None.
+
+    Text whose first line starts with white space gets the indentation indicator `2` (our blocks are always two
+    columns deeper than their parent), so the reader does not take that white space for indentation.
+    """
     if "\n" not in text or _NOT_IN_BLOCK.search(text) or not text.strip():
         return None
-    first = text.lstrip("\n")[0]
-    if first in " \t":
-        return None  # the reader would take its leading white space for indentation
+    header = "|"
+    if text.lstrip("\n")[0] in " \t":
+        if not nested:
+            return None
+        header = "|2"
     if not text.endswith("\n"):
-        return "|-"
-    return "|+" if text.endswith("\n\n") else "|"
+        return header + "-"
+    return header + "+" if text.endswith("\n\n") else header
 
 
 def _block_lines(text: str, pad: str, out: list[str]) -> None:
@@ -180,7 +186,7 @@ def dumps(data: Any, *, key_order: Sequence[str] = (), natural: Collection[str] 
         emitter.mapping(top, 0, keys)
     elif isinstance(data, list) and data:
         emitter.sequence(data, 0)
-    elif isinstance(data, str) and (header := _block_header(data)):
+    elif isinstance(data, str) and (header := _block_header(data, nested=False)):
         emitter.out.append(header)
         _block_lines(data, "  ", emitter.out)
     else:

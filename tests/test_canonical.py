@@ -131,7 +131,8 @@ def test_numbers_keep_their_type(value, written):
 
 @pytest.mark.parametrize(("text", "header"), [
     ("a\nb", "|-"), ("a\nb\n", "|"), ("a\nb\n\n", "|+"), ("\nlead\n", "|"), ("x\n  indented\n\ty\n", "|"),
-    ("line with trailing  \nnext", "|-"), ("a\n   \nb", "|-"),
+    ("line with trailing  \nnext", "|-"), ("a\n   \nb", "|-"), ("  File x.py\n    code\n", "|2"),
+    ("\tstarts with tab\nx", "|2-"), ("\n  after a blank line\n\n", "|2+"),
 ])
 def test_multi_line_text_is_a_literal_block_that_reads_back_exactly(text, header):
     out = canonical.dumps({"k": [text], "after": 1})
@@ -142,7 +143,7 @@ def test_multi_line_text_is_a_literal_block_that_reads_back_exactly(text, header
     assert yaml12(out) == {"k": [text], "after": 1}
 
 
-@pytest.mark.parametrize("text", [" starts with space\nx", "\tstarts with tab\nx", "\n", "  \n ", "cr\r\nlf",
+@pytest.mark.parametrize("text", ["\n", "  \n ", "cr\r\nlf",
                                   "nel\x85x\ny", "bell\x07\nx"])
 def test_multi_line_text_a_block_cannot_hold_is_quoted(text):
     out = canonical.dumps({"k": text})
@@ -240,3 +241,13 @@ def test_write_if_changed_leaves_an_identical_file_untouched(tmp_path):
     assert target.stat().st_mtime == 1_000_000
     assert canonical.write_if_changed(target, b"a: 2\n") is True
     assert target.read_bytes() == b"a: 2\n" and sorted(os.listdir(tmp_path)) == ["r.yaml"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet=" \t\na#:-", max_size=12), min_size=1, max_size=3))
+def test_white_space_heavy_text_survives_in_blocks_and_quotes(texts):
+    doc = {"k": texts, "m": {"x": texts[0]}}
+    out = canonical.dumps(doc)
+    for pure in (False, True):
+        assert canonical.loads(out, pure=pure) == doc
+    assert yaml.safe_load(out) == doc and yaml12(out) == doc
