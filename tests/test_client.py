@@ -239,7 +239,7 @@ def test_cli_fetch_show_export_by_id(server, tmp_path):
     assert out.strip() == str(recipe)
     text = recipe.read_text()
     origin = server.url
-    assert f"server: {origin}" in text or f"server: '{origin}'" in text
+    assert f'server: "{origin}"' in text  # a URL holds ':', so it is quoted
     code, out, _ = run(["show", ZERODIV, "--json"], env)
     assert code == 0 and json.loads(out)["error"]["node_type"] == "ComfyMathExpression"
     code, out, _ = run(["export", str(recipe), "--job"], env)
