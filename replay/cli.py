@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 PROG = "comfy-replay"
 EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_SERVER, EXIT_AUTH = 0, 1, 2, 3, 4
 EXIT_INTERNAL = 70  # a bug in comfy-replay (sysexits EX_SOFTWARE)
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class UsageError(InputError):
@@ -63,13 +64,13 @@ class Context:
     def as_json(self) -> bool:
         return bool(getattr(self.args, "json", False))
 
-    def client(self) -> Client:
-        """The one HTTP client of this run, made on first use."""
+    def client(self, *, pool_size: int = 16) -> Client:
+        """The one HTTP client of this run, made on first use (with `pool_size` connections at most)."""
         if self._client is None:
             from replay.client import Client  # noqa: PLC0415 - keep requests out of offline commands
 
             timeout = getattr(self.args, "timeout", None) or 30.0
-            self._client = Client(self.server, self.api_key, timeout=timeout)
+            self._client = Client(self.server, self.api_key, timeout=timeout, pool_size=pool_size)
         return self._client
 
     def load_job(self, ref: str) -> Job:
@@ -103,8 +104,7 @@ class Context:
 
     def color(self) -> bool:
         """Colour only on a terminal and never with NO_COLOR."""
-        isatty = getattr(self.stdout, "isatty", None)
-        return bool(isatty and isatty()) and "NO_COLOR" not in self.env
+        return _is_terminal(self.stdout) and "NO_COLOR" not in self.env
 
     def print(self, text: str = "") -> None:
         """Write a line to stdout."""
@@ -198,6 +198,78 @@ def cmd_fetch(ctx: Context) -> int:
     if result.errors:
         return max(err.exit_code for err in result.errors)
     return EXIT_OK
+
+
+def _archive_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", default="recipes", metavar="DIR", help="folder of recipes (default recipes/)")
+    p.add_argument("--status", metavar="S,..", help="only jobs with these statuses (completed, failed, cancelled; "
+                   "pending and in_progress ones are listed but skipped)")
+    p.add_argument("--workflow-id", metavar="ID", help="only runs of this workflow")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N jobs from the list (newest first)")
+    p.add_argument("--concurrency", type=int, default=8, metavar="N",
+                   help="job details fetched at once over one connection pool (default 8, at most 64)")
+    p.add_argument("--refresh", action="store_true",
+                   help="fetch jobs already on disk again; rewrite a recipe only when its bytes change")
+
+
+@command("archive", "write a recipe for every finished job on the server",
+         "List the server's jobs (every page of /api/jobs, or /history on older servers), fetch the finished\n"
+         "ones concurrently and write DIR/<job_id>.yaml for each. Recipes already on disk are not fetched\n"
+         "again (unless --refresh); nothing is ever deleted; Ctrl-C stops at once and a second run resumes.\n"
+         "Exit 3 when any job could not be archived (each is listed with its reason).\n"
+         "Example: comfy-replay archive -o recipes/ --status completed,failed")
+@arguments(_archive_args)
+def cmd_archive(ctx: Context) -> int:
+    from replay.archive import ArchiveInterrupted, archive, parse_statuses, summary_lines  # noqa: PLC0415
+
+    a = ctx.args
+    statuses = parse_statuses(a.status)
+    bar = _ProgressBar(ctx) if _is_terminal(ctx.stderr) and not getattr(a, "quiet", False) else None
+    try:
+        result = archive(ctx.client(pool_size=max(a.concurrency, 1)), a.output, statuses=statuses,
+                         workflow_id=a.workflow_id, limit=a.limit, concurrency=a.concurrency, refresh=a.refresh,
+                         api_key=ctx.api_key, on_progress=bar.show if bar else None)
+    except ArchiveInterrupted as stop:
+        result = stop.result
+    if bar:
+        bar.end()
+    if ctx.as_json:
+        ctx.emit_json(result.to_json())
+    else:
+        for path in result.written:
+            ctx.print(path)
+    lines = summary_lines(result)
+    ctx.stderr.write(f"{lines[0]}\n")
+    for line in lines[1:]:
+        ctx.stderr.write(f"  {line}\n")
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_SERVER if result.failed else EXIT_OK
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _ProgressBar:
+    """`archive  120/500 [=====     ]  37.5 jobs/s` on one stderr line, redrawn in place."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.err = ctx.stderr
+        self.drawn = False
+
+    def show(self, progress: Any) -> None:
+        width = 30
+        filled = width * progress.done // progress.total if progress.total else width
+        self.err.write(f"\rarchive {progress.done:>6}/{progress.total} [{'=' * filled}{' ' * (width - filled)}] "
+                       f"{progress.rate:6.1f} jobs/s")
+        self.err.flush()
+        self.drawn = True
+
+    def end(self) -> None:
+        if self.drawn:
+            self.err.write("\n")
 
 
 def _show_args(p: argparse.ArgumentParser) -> None:
@@ -541,7 +613,7 @@ def main(
         return exc.exit_code
     except KeyboardInterrupt:
         err.write(f"{PROG}: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     except OSError as exc:

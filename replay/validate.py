@@ -90,7 +90,7 @@ def validate_document(doc: Any, kind: str, *, file: str = "-", strict: bool = Fa
     cycles) of the prompts and UI graphs the document holds, minus those the schema already reported.
     ``strict`` holds a job to the Comfy Cloud spec exactly; it changes nothing for other kinds.
     """
-    schema_issues = _schema_issues(doc, _schema_file(kind, strict))
+    schema_issues = _schema_issues(_with_plain_prompts_stubbed(doc, kind), _schema_file(kind, strict))
     reported = {(path, message) for path, message, _ in schema_issues}
     wrong_type = {path for path, _, is_type_error in schema_issues if is_type_error}
     graph_findings: list[Finding] = []
@@ -137,6 +137,53 @@ def validate_files(
         if defs is not None:
             problems.extend(_definition_problems(doc, kind, name, defs))
     return problems
+
+
+_STUB_PROMPT = {"1": {"class_type": "stub", "inputs": {}}}
+
+
+def _with_plain_prompts_stubbed(doc: Any, kind: str) -> Any:
+    """`doc` with each prompt that certainly passes the prompt schema swapped for a tiny one (shallow copies).
+
+    The prompt schema (an if/then per input) is most of the cost of validating a job with jsonschema; a prompt
+    that `_plainly_valid_prompt` accepts would give no schema error anyway, so the result is the same.
+    """
+    if kind != "prompt" and not isinstance(doc, dict):
+        return doc
+    for path, prompt in list(_prompts_in(doc, kind)):
+        if not _plainly_valid_prompt(prompt):
+            continue
+        if not path:
+            return _STUB_PROMPT
+        doc = _replaced(doc, path, _STUB_PROMPT)
+    return doc
+
+
+def _replaced(doc: dict[str, Any], path: JsonPath, value: Any) -> dict[str, Any]:
+    head, *rest = path
+    return {**doc, head: _replaced(doc[head], tuple(rest), value) if rest else value}
+
+
+def _plainly_valid_prompt(prompt: Any) -> bool:
+    """True only when `prompt` surely satisfies prompt.json; False when unsure (jsonschema then decides)."""
+    if type(prompt) is not dict or not prompt:
+        return False
+    for node_id, node in prompt.items():
+        if type(node_id) is not str or not node_id or type(node) is not dict:
+            return False
+        class_type, inputs = node.get("class_type"), node.get("inputs")
+        if type(class_type) is not str or not class_type or type(inputs) is not dict:
+            return False
+        if "_meta" in node:
+            meta = node["_meta"]
+            if type(meta) is not dict or ("title" in meta and type(meta["title"]) is not str):
+                return False
+        for value in inputs.values():
+            if type(value) is list and len(value) == 2 and type(value[0]) is str:
+                slot = value[1]
+                if not value[0] or type(slot) is not int or slot < 0:
+                    return False
+    return True
 
 
 def _prompts_in(doc: Any, kind: str) -> Iterator[tuple[JsonPath, Any]]:

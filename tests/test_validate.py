@@ -564,3 +564,29 @@ def test_importing_the_module_does_not_import_jsonschema():
     code = "import sys, replay.validate; print('jsonschema' in sys.modules, 'referencing' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+odd_values = st.sampled_from([None, True, 0, -1, 1.0, 2.5, "", "x", "1", [], {}, ["1", 0], ["1", -1], ["", 0],
+                              ["1", 1.0], ["1", True], ["1", "0"], [1, 0], ["1", 0, 0], {"title": 3}, {"title": "t"}])
+prompt_like = st.dictionaries(
+    st.sampled_from(["", "1", "2", "10:3"]),
+    st.one_of(odd_values, st.fixed_dictionaries(
+        {"class_type": odd_values, "inputs": st.one_of(odd_values, st.dictionaries(st.sampled_from(["a", "b"]), odd_values))},
+        optional={"_meta": odd_values})),
+    max_size=3)
+
+
+@settings(max_examples=500, deadline=None)
+@given(prompt_like)
+def test_the_fast_prompt_check_never_hides_a_schema_problem(prompt):
+    from jsonschema import Draft202012Validator
+
+    from replay.validate import _plainly_valid_prompt, schema
+
+    schema_errors = list(Draft202012Validator(schema("prompt")).iter_errors(prompt))
+    if _plainly_valid_prompt(prompt):
+        assert schema_errors == []
+    job = copy.deepcopy(load("oss/success_a.job.json"))
+    job["workflow"]["prompt"] = prompt
+    slow = [p for p in validate_document(job, "job") if p.location.startswith("$.workflow.prompt")]
+    assert bool(slow) == bool(schema_errors) or not schema_errors  # graph checks may add problems, never hide them

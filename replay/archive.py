@@ -1,0 +1,249 @@
+"""Archive: a whole server's job history into a folder of recipes, concurrently, resumably and never destructively.
+
+The job list is read page by page in the calling thread; the details are fetched by a few daemon worker
+threads sharing the client's connection pool, and each recipe is written atomically as `DIR/<job_id>.yaml`.
+Writes go through one gate: on Ctrl-C the caller closes it, waits for the write in flight, and returns what was
+done so far, so an interrupted run leaves no partial file and the next run picks up where this one stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from replay.errors import InputError, ReplayError
+from replay.fetch import FetchResult, check_job
+from replay.jobs import JOB_STATUSES, TERMINAL_STATUSES, check_job_id, job_from_detail
+from replay.recipe import build_recipe, write_recipe
+
+if TYPE_CHECKING:
+    from replay.client import Client
+
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
+PAGE_SIZE = 100
+
+
+class ArchiveInterrupted(KeyboardInterrupt):
+    """Ctrl-C during an archive run; `result` holds what was done before it."""
+
+    def __init__(self, result: ArchiveResult) -> None:
+        super().__init__("interrupted")
+        self.result = result
+
+
+@dataclass
+class ArchiveResult(FetchResult):
+    """What an archive run did; `listed` counts the jobs the server listed."""
+
+    listed: int = 0
+    interrupted: bool = False
+
+
+@dataclass
+class Progress:
+    """Where a run is, for a progress display: jobs done of `total`, and since when."""
+
+    total: int
+    done: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        """Jobs per second so far."""
+        elapsed = time.monotonic() - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+
+def parse_statuses(text: str | None) -> list[str] | None:
+    """Turn `--status completed,failed` into a list; InputError naming the valid statuses on a typo."""
+    if not text:
+        return None
+    statuses = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in statuses if s not in JOB_STATUSES]
+    if unknown or not statuses:
+        raise InputError(f"--status: unknown status {', '.join(unknown) or repr(text)}; "
+                         f"choose from {', '.join(JOB_STATUSES)}")
+    return statuses
+
+
+@dataclass
+class _Plan:
+    """The jobs to fetch, decided from the listing and what is on disk."""
+
+    todo: list[str] = field(default_factory=list)
+    on_disk: list[str] = field(default_factory=list)
+    not_finished: list[str] = field(default_factory=list)
+    bad_ids: list[dict[str, str]] = field(default_factory=list)
+    listed: int = 0
+
+
+def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_id: str | None,
+          limit: int | None, refresh: bool) -> _Plan:
+    plan = _Plan()
+    seen: set[str] = set()
+    for entry in client.list_jobs(status=statuses, workflow_id=workflow_id, page_size=PAGE_SIZE, limit=limit):
+        raw_id = str(entry.get("id"))
+        try:
+            job_id = check_job_id(raw_id)
+        except InputError as exc:
+            plan.bad_ids.append({"job_id": raw_id[:80], "error": f"the server listed an id that is not a UUID: {exc}"})
+            continue
+        if job_id in seen:  # a job can move between pages while new jobs arrive
+            continue
+        seen.add(job_id)
+        plan.listed += 1
+        if entry.get("status") not in TERMINAL_STATUSES:
+            plan.not_finished.append(job_id)
+        elif not refresh and (folder / f"{job_id}.yaml").exists():
+            plan.on_disk.append(str(folder / f"{job_id}.yaml"))
+        else:
+            plan.todo.append(job_id)
+    return plan
+
+
+class _Run:
+    """The shared state of one run: the work queue, the results queue and the write gate."""
+
+    def __init__(self, client: Client, folder: Path, job_ids: Sequence[str], api_key: str | None) -> None:
+        self.client = client
+        self.folder = folder
+        self.api_key = api_key
+        self.work: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for job_id in job_ids:
+            self.work.put(job_id)
+        self.results: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
+        self.gate = threading.Lock()
+        self.closed = False
+
+    def worker(self) -> None:
+        while not self.closed:
+            try:
+                job_id = self.work.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                outcome, detail = self.one(job_id)
+            except ReplayError as exc:
+                outcome, detail = "failed", str(exc)
+            except Exception as exc:  # noqa: BLE001 - one bad job must not stop the others
+                outcome, detail = "failed", f"unexpected {type(exc).__name__}: {exc}"
+            self.results.put((job_id, outcome, detail))
+
+    def one(self, job_id: str) -> tuple[str, str]:
+        job = job_from_detail(self.client.get_job(job_id))
+        if job.id != job_id:
+            return "failed", f"the server answered job {job_id} with the record of job {job.id}"
+        job.source = {"server": self.client.server}
+        check_job(job, job_id)
+        recipe = build_recipe(job, server=self.client.server, api_key=self.api_key)
+        target = self.folder / f"{job_id}.yaml"
+        with self.gate:
+            if self.closed:
+                return "abandoned", ""
+            return write_recipe(target, recipe), str(target)
+
+    def close(self) -> None:
+        """Stop writing: after this returns, no worker starts or finishes a write."""
+        with self.gate:
+            self.closed = True
+
+
+def archive(
+    client: Client,
+    out_dir: str | os.PathLike[str] = "recipes",
+    *,
+    statuses: list[str] | None = None,
+    workflow_id: str | None = None,
+    limit: int | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    refresh: bool = False,
+    api_key: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> ArchiveResult:
+    """Archive every finished job the server lists (filtered by `statuses` / `workflow_id`, at most `limit`).
+
+    Recipes already in `out_dir` are not fetched again unless `refresh` (then they are rewritten only when
+    their bytes change). Jobs still pending or running are skipped; a job the server fails to deliver is
+    listed in `failed` with the reason and the others go on. Nothing is ever deleted. Ctrl-C raises
+    ArchiveInterrupted carrying the result so far, after the write in flight has finished.
+    """
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InputError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}")
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be a positive number of jobs, not {limit}")
+    folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"-o {folder}: exists and is not a folder")
+
+    plan = _plan(client, folder, statuses=statuses, workflow_id=workflow_id, limit=limit, refresh=refresh)
+    result = ArchiveResult(listed=plan.listed, unchanged=list(plan.on_disk), skipped=list(plan.not_finished),
+                           failed=list(plan.bad_ids))
+    if plan.todo:
+        folder.mkdir(parents=True, exist_ok=True)
+    run = _Run(client, folder, plan.todo, api_key)
+    progress = Progress(total=len(plan.todo))
+    threads = [threading.Thread(target=run.worker, name=f"archive-{i}", daemon=True)
+               for i in range(min(concurrency, len(plan.todo)))]
+    for thread in threads:
+        thread.start()
+    try:
+        while progress.done < progress.total:
+            try:
+                job_id, outcome, detail = run.results.get(timeout=0.25)
+            except queue.Empty:
+                if on_progress:
+                    on_progress(progress)
+                continue
+            progress.done += 1
+            _record(result, job_id, outcome, detail)
+            if on_progress:
+                on_progress(progress)
+    except KeyboardInterrupt:
+        run.close()
+        while True:  # results that arrived before the gate closed are on disk: count them
+            try:
+                _record(result, *run.results.get_nowait())
+            except queue.Empty:
+                break
+        result.interrupted = True
+        raise ArchiveInterrupted(_sorted(result)) from None
+    return _sorted(result)
+
+
+def _sorted(result: ArchiveResult) -> ArchiveResult:
+    """Lists in a stable order, whatever order the workers finished in."""
+    result.written.sort()
+    result.unchanged.sort()
+    result.skipped.sort()
+    result.failed.sort(key=lambda item: item["job_id"])
+    return result
+
+
+def _record(result: ArchiveResult, job_id: str, outcome: str, detail: str) -> None:
+    if outcome == "written":
+        result.written.append(detail)
+    elif outcome == "unchanged":
+        result.unchanged.append(detail)
+    elif outcome == "failed":
+        result.failed.append({"job_id": job_id, "error": detail})
+
+
+def summary_lines(result: ArchiveResult) -> list[str]:
+    """The end summary for people: counts, then each failure with its reason."""
+    head = (f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.skipped)} skipped "
+            f"(not finished), {len(result.failed)} failed, of {result.listed} listed")
+    lines = [("interrupted: " if result.interrupted else "") + head]
+    lines.extend(f"failed {item['job_id']}: {item['error']}" for item in result.failed)
+    if result.interrupted:
+        lines.append("run the same command again to go on where this run stopped")
+    return lines
+
+
+__all__ = ["ArchiveInterrupted", "ArchiveResult", "Progress", "archive", "parse_statuses", "summary_lines"]
