@@ -38,28 +38,31 @@ _GIT_TIMEOUT = 30.0
 # ---------------------------------------------------------------------------------------------- textconv
 
 
-def _value_lines(label: str, value: Any) -> list[str]:
-    """`label: value`; a multi-line string becomes `label: |` and its lines, indented, so each line diffs alone."""
+def _value_lines(label: str, value: Any, *, plain: bool = False) -> list[str]:
+    """`label: value` (JSON, links as `4[0]`; with `plain`, a one-line string unquoted); a multi-line string
+    becomes `label: |` and its lines, indented, so that a changed line of a prompt is one changed line."""
     if isinstance(value, str) and ("\n" in value or "\r" in value):
         chomp = "" if value.endswith("\n") else "-"
         body = value[:-1] if value.endswith("\n") else value
         return [f"{label}: |{chomp}"] + [f"{_INDENT}{line}".rstrip() for line in body.split("\n")]
-    return [f"{label}: {format_value(value)}"]
+    return [f"{label}: {value if plain and isinstance(value, str) else format_value(value)}"]
 
 
-def _flat_lines(label: str, value: Any) -> list[str]:
+def _flat_lines(label: str, value: Any, *, plain: bool = False) -> list[str]:
     """Lines for a value, mappings spread over one line per key (`label.key: value`), lists kept on one line."""
     if isinstance(value, dict) and value:
         lines: list[str] = []
         for key, item in value.items():
-            lines += _flat_lines(f"{label}.{key}", item)
+            lines += _flat_lines(f"{label}.{key}", item, plain=plain)
         return lines
-    return _value_lines(label, value)
+    return _value_lines(label, value, plain=plain)
 
 
 def _header_lines(job: Job) -> list[str]:
     summary = summarize(job)
-    lines = _flat_lines("source", job.source) if job.source else []
+    # Where it came from, in the words of the recipe's `source`; the job id has a line of its own below.
+    source = {k: v for k, v in job.source.items() if not (k == "job_id" and v == summary["id"])}
+    lines = _flat_lines("source", source, plain=True) if source else []
     if summary["id"]:
         lines.append(f"job: {summary['id']}")
     for key, label in (("status", "status"), ("workflow_id", "workflow"), ("created", "created"),
@@ -70,7 +73,7 @@ def _header_lines(job: Job) -> list[str]:
         err = job.error
         lines.append(f"error node: {err.node_id} {err.node_type}".rstrip())
         lines.append(f"error exception: {err.exception_type}")
-        lines += _value_lines("error message", err.exception_message.strip())
+        lines += _value_lines("error message", err.exception_message.strip(), plain=True)
         if err.last_frame:
             lines.append(f"error last frame: {err.last_frame}")
     for item in summary["outputs"]:
