@@ -44,7 +44,7 @@ def _value_lines(label: str, value: Any, *, plain: bool = False) -> list[str]:
     if isinstance(value, str) and ("\n" in value or "\r" in value):
         chomp = "" if value.endswith("\n") else "-"
         body = value[:-1] if value.endswith("\n") else value
-        return [f"{label}: |{chomp}"] + [f"{_INDENT}{line}".rstrip() for line in body.split("\n")]
+        return [f"{label}: |{chomp}"] + [f"{_INDENT}{line}" if line else "" for line in body.split("\n")]
     return [f"{label}: {value if plain and isinstance(value, str) else format_value(value)}"]
 
 

@@ -73,6 +73,14 @@ def test_multi_line_text_is_a_block_so_one_changed_line_is_one_changed_line():
     assert sorted(set(before) ^ set(after)) == ["    in the rain", "    in the snow"]
 
 
+def test_a_recipe_with_a_dangling_link_still_renders(tmp_path):
+    recipe = build_recipe(job_from_document(PROMPT))
+    recipe["prompt"]["10"]["inputs"]["model"] = ["99", 0]
+    path = tmp_path / "broken.yaml"
+    path.write_text(dumps_recipe(recipe), encoding="utf-8")
+    assert "node 10 KSampler model: 99[0]" in textconv(str(path)).splitlines()
+
+
 def test_titles_are_lines_of_their_own():
     assert 'node 6 CLIPTextEncode _meta.title: "Positive"' in render(PROMPT).splitlines()
 
