@@ -49,6 +49,8 @@ _EXPORTS: dict[str, str] = {
     "submit_prompt": "replay.submit",
     "submit_job": "replay.submit",
     "wait_for_job": "replay.submit",
+    "git_setup": "replay.gitdiff",
+    "textconv": "replay.gitdiff",
     "ReplayError": "replay.errors",
     "InputError": "replay.errors",
     "DocumentError": "replay.errors",
