@@ -55,10 +55,18 @@ def _quoted(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, out) if _UNPRINTABLE.search(out) else out
 
 
+_STRINGS: dict[str, str] = {}  # written forms of short strings: node classes, input names, file names repeat
+
+
 def _string(text: str) -> str:
-    if _PLAIN.match(text) and text not in _RESERVED:
-        return text
-    return _quoted(text)
+    written = _STRINGS.get(text)
+    if written is None:
+        written = text if _PLAIN.match(text) and text not in _RESERVED else _quoted(text)
+        if len(text) <= 128:
+            if len(_STRINGS) >= 65536:
+                _STRINGS.clear()
+            _STRINGS[text] = written
+    return written
 
 
 def _float(value: float) -> str:
@@ -123,7 +131,12 @@ class _Emitter:
     def value(self, prefix: str, value: Any, indent: int) -> None:
         """Write `value` after `prefix` (`key:` or `-`), nested blocks indented at `indent`."""
         out = self.out
-        if isinstance(value, dict):
+        kind = type(value)
+        if kind is str and "\n" not in value:
+            out.append(f"{prefix} {_string(value)}")
+        elif kind is int:
+            out.append(f"{prefix} {value}")
+        elif isinstance(value, dict):
             if not value:
                 out.append(prefix + " {}")
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import random
 import threading
 import time
@@ -129,10 +130,24 @@ class Client:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = "comfy-replay"
+        self._read_environment_once()
         if self._api_key:
             self._session.headers["X-API-Key"] = self._api_key
         self._jobs_api: bool | None = None
         self._lock = threading.Lock()
+
+    def _read_environment_once(self) -> None:
+        """Apply proxies, CA bundle and .netrc from the environment now, for our one server, instead of on every
+        request (requests re-reads them per call, which costs more than parsing a job)."""
+        session = self._session
+        session.proxies.update(requests.utils.get_environ_proxies(self._base))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            session.verify = bundle
+        netrc = requests.utils.get_netrc_auth(self._base)
+        if netrc and not self._api_key:
+            session.auth = netrc
+        session.trust_env = False
 
     def __repr__(self) -> str:
         return f"Client(server={self.server!r}, api_key={'***' if self._api_key else None})"

@@ -116,14 +116,15 @@ def build_recipe(job: Job, *, server: str | None = None, api_key: str | None = N
     if job.prompt is not None and not workflow_kept:
         recipe["prompt"] = _redact_named(job.prompt, ("prompt",), redacted)
     if job.extra_data is not None and not workflow_kept:
-        extra = copy.deepcopy(job.extra_data)
+        # Shallow copies only: _redact_named builds new containers below, the job's own stay untouched.
+        extra = dict(job.extra_data)
         for key in SECRET_EXTRA_KEYS:
             if key in extra:
                 del extra[key]
                 redacted.append(f"extra_data.{key}")
         pnginfo = extra.get("extra_pnginfo")
         if isinstance(pnginfo, dict) and "workflow" in pnginfo:
-            del pnginfo["workflow"]
+            extra["extra_pnginfo"] = {k: v for k, v in pnginfo.items() if k != "workflow"}
         recipe["extra_data"] = _redact_named(extra, ("extra_data",), redacted)
     if job.ui_workflow is not None and not workflow_kept:
         recipe["ui_workflow"] = job.ui_workflow

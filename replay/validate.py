@@ -160,8 +160,8 @@ def _with_plain_prompts_stubbed(doc: Any, kind: str) -> Any:
 
 
 def _replaced(doc: dict[str, Any], path: JsonPath, value: Any) -> dict[str, Any]:
-    head, *rest = path
-    return {**doc, head: _replaced(doc[head], tuple(rest), value) if rest else value}
+    head, rest = str(path[0]), path[1:]
+    return {**doc, head: _replaced(doc[head], rest, value) if rest else value}
 
 
 def _plainly_valid_prompt(prompt: Any) -> bool:
