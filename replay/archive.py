@@ -8,16 +8,19 @@ done so far, so an interrupted run leaves no partial file and the next run picks
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from replay.errors import InputError, ReplayError
+from replay.errors import InputError, MalformedResponse, ReplayError
 from replay.fetch import FetchResult, check_job
 from replay.jobs import JOB_STATUSES, TERMINAL_STATUSES, check_job_id, job_from_detail
 from replay.recipe import build_recipe, write_recipe
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
 PAGE_SIZE = 100
+# Below this many jobs to fetch, starting helper processes costs more than it saves.
+MIN_JOBS_FOR_HELPERS = 64
 
 
 class ArchiveInterrupted(KeyboardInterrupt):
@@ -108,18 +113,114 @@ def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_
     return plan
 
 
-class _Run:
-    """The shared state of one run: the work queue, the results queue and the write gate."""
+def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: str,
+                    api_key: str | None) -> tuple[str, str]:
+    """Validate one fetched job detail and write its recipe: ("written"|"unchanged", path) or ("failed", why).
 
-    def __init__(self, client: Client, folder: Path, job_ids: Sequence[str], api_key: str | None) -> None:
+    Runs in a helper process when there are some, so it takes and returns only plain values.
+    """
+    try:
+        job = job_from_detail(detail)
+        if job.id != job_id:
+            raise MalformedResponse(f"the server answered job {job_id} with the record of job {job.id}")
+        job.source = {"server": server}
+        check_job(job, job_id)
+        target = os.path.join(folder, f"{job_id}.yaml")
+        return write_recipe(target, build_recipe(job, server=server, api_key=api_key)), target
+    except ReplayError as exc:
+        return "failed", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a record we cannot handle must not stop the others
+        return "failed", f"unexpected {type(exc).__name__} while archiving it: {exc}"
+
+
+def _helper_main(conn: Connection) -> None:
+    """A helper process: archive each job detail it is sent until the pipe closes. Ctrl-C is the parent's."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            args = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(_archive_detail(*args))
+
+
+class _Helpers:
+    """Processes that do the CPU part (validating, building and writing recipes) beside the fetching threads.
+
+    Threads alone share one core through the GIL, and the CPU part is most of an archive's work; each helper
+    takes one job at a time over its own pipe. They come from a fork server, which is safe beside threads.
+    """
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["replay.archive", "replay.validate"])
+        self.free: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+        self.processes = []
+        for _ in range(count):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_helper_main, args=(theirs,), name="comfy-replay-archive", daemon=True)
+            process.start()
+            theirs.close()
+            self.processes.append(process)
+            self.free.put(ours)
+        self.alive = count
+        self.lock = threading.Lock()
+
+    def archive_detail(self, *args: Any) -> tuple[str, str]:
+        """Hand one job to the next free helper and wait for its answer (in-process if none is left)."""
+        with self.lock:
+            if not self.alive:
+                return _archive_detail(*args)
+        conn = self.free.get()
+        try:
+            conn.send(args)
+            answer: tuple[str, str] = conn.recv()
+        except (EOFError, OSError):  # the helper died: the others go on, this job is reported
+            with self.lock:
+                self.alive -= 1
+            conn.close()
+            return "failed", "the helper process handling it stopped unexpectedly"
+        self.free.put(conn)
+        return answer
+
+    def close(self) -> None:
+        while True:
+            try:
+                self.free.get_nowait().close()
+            except queue.Empty:
+                break
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+
+
+def _helpers_for(jobs: int, helpers: int | None) -> _Helpers | None:
+    """Helper processes for a run of `jobs` jobs: `helpers` of them, or by default one per core (at most 4)
+    when there are at least two cores and enough jobs to pay for starting them."""
+    if helpers is None:
+        cores = os.cpu_count() or 1
+        helpers = min(cores, 4) if cores >= 2 and jobs >= MIN_JOBS_FOR_HELPERS else 0
+    if helpers <= 0 or "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    return _Helpers(helpers)
+
+
+class _Run:
+    """One run: fetching threads, the work and results queues, and the count of jobs being written."""
+
+    def __init__(self, client: Client, folder: Path, job_ids: Sequence[str], api_key: str | None,
+                 helpers: _Helpers | None) -> None:
         self.client = client
-        self.folder = folder
+        self.folder = str(folder)
         self.api_key = api_key
+        self.process = helpers.archive_detail if helpers else _archive_detail
         self.work: queue.SimpleQueue[str] = queue.SimpleQueue()
         for job_id in job_ids:
             self.work.put(job_id)
         self.results: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
-        self.gate = threading.Lock()
+        self.lock = threading.Condition()
+        self.writing = 0
         self.closed = False
 
     def worker(self) -> None:
@@ -129,30 +230,30 @@ class _Run:
             except queue.Empty:
                 return
             try:
-                outcome, detail = self.one(job_id)
+                detail = self.client.get_job(job_id)
             except ReplayError as exc:
-                outcome, detail = "failed", str(exc)
+                self.results.put((job_id, "failed", str(exc)))
+                continue
             except Exception as exc:  # noqa: BLE001 - one bad job must not stop the others
-                outcome, detail = "failed", f"unexpected {type(exc).__name__}: {exc}"
-            self.results.put((job_id, outcome, detail))
-
-    def one(self, job_id: str) -> tuple[str, str]:
-        job = job_from_detail(self.client.get_job(job_id))
-        if job.id != job_id:
-            return "failed", f"the server answered job {job_id} with the record of job {job.id}"
-        job.source = {"server": self.client.server}
-        check_job(job, job_id)
-        recipe = build_recipe(job, server=self.client.server, api_key=self.api_key)
-        target = self.folder / f"{job_id}.yaml"
-        with self.gate:
-            if self.closed:
-                return "abandoned", ""
-            return write_recipe(target, recipe), str(target)
+                self.results.put((job_id, "failed", f"unexpected {type(exc).__name__}: {exc}"))
+                continue
+            with self.lock:
+                if self.closed:
+                    return
+                self.writing += 1
+            try:
+                self.results.put((job_id, *self.process(self.folder, job_id, detail, self.client.server, self.api_key)))
+            finally:
+                with self.lock:
+                    self.writing -= 1
+                    self.lock.notify_all()
 
     def close(self) -> None:
-        """Stop writing: after this returns, no worker starts or finishes a write."""
-        with self.gate:
+        """Start no new write, and wait for the writes in hand to finish."""
+        with self.lock:
             self.closed = True
+            while self.writing:
+                self.lock.wait(timeout=1.0)
 
 
 def archive(
@@ -166,13 +267,15 @@ def archive(
     refresh: bool = False,
     api_key: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    helpers: int | None = None,
 ) -> ArchiveResult:
     """Archive every finished job the server lists (filtered by `statuses` / `workflow_id`, at most `limit`).
 
     Recipes already in `out_dir` are not fetched again unless `refresh` (then they are rewritten only when
     their bytes change). Jobs still pending or running are skipped; a job the server fails to deliver is
     listed in `failed` with the reason and the others go on. Nothing is ever deleted. Ctrl-C raises
-    ArchiveInterrupted carrying the result so far, after the write in flight has finished.
+    ArchiveInterrupted carrying the result so far, after the writes in hand have finished. `helpers` is the
+    number of helper processes for the CPU part (None: one per core when it pays off; 0: none).
     """
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise InputError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}")
@@ -187,13 +290,14 @@ def archive(
                            failed=list(plan.bad_ids))
     if plan.todo:
         folder.mkdir(parents=True, exist_ok=True)
-    run = _Run(client, folder, plan.todo, api_key)
+    pool = _helpers_for(len(plan.todo), helpers)
+    run = _Run(client, folder, plan.todo, api_key, pool)
     progress = Progress(total=len(plan.todo))
     threads = [threading.Thread(target=run.worker, name=f"archive-{i}", daemon=True)
                for i in range(min(concurrency, len(plan.todo)))]
-    for thread in threads:
-        thread.start()
     try:
+        for thread in threads:
+            thread.start()
         while progress.done < progress.total:
             try:
                 job_id, outcome, detail = run.results.get(timeout=0.25)
@@ -207,13 +311,16 @@ def archive(
                 on_progress(progress)
     except KeyboardInterrupt:
         run.close()
-        while True:  # results that arrived before the gate closed are on disk: count them
+        while True:  # jobs written before the run closed are on disk: count them
             try:
                 _record(result, *run.results.get_nowait())
             except queue.Empty:
                 break
         result.interrupted = True
         raise ArchiveInterrupted(_sorted(result)) from None
+    finally:
+        if pool is not None:
+            pool.close()
     return _sorted(result)
 
 

@@ -19,7 +19,7 @@ import json
 import math
 import os
 import re
-import tempfile
+import threading
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -350,14 +350,23 @@ def loads(text: str | bytes, *, file: str | None = None, pure: bool = False) -> 
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename: never half a file."""
+    """Write `data` to `path` through a temporary file in the same folder and a rename: never half a file.
+
+    The temporary name is `.<name>.<pid>-<thread>.tmp`, so concurrent writers never share one; it is created
+    exclusively (a stale one from a crash is replaced) with the mode a new file gets under the umask.
+    """
     target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+    folder, name = os.path.split(target)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except FileExistsError:
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         _remove(tmp)
@@ -369,17 +378,6 @@ def _remove(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-_UMASK: list[int] = []
-
-
-def _umask() -> int:
-    if not _UMASK:
-        current = os.umask(0)
-        os.umask(current)
-        _UMASK.append(current)
-    return _UMASK[0]
 
 
 def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
