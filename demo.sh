@@ -39,6 +39,24 @@ step "7. Convert a UI workflow to an API prompt, offline, with recorded node def
   "comfy-replay convert $EX/ui_basic_datatype_conversion.json --object-info tests/data/object_info.json.gz"
 $CR convert "$EX/ui_basic_datatype_conversion.json" --object-info tests/data/object_info.json.gz -o recipes/ui_basic_datatype_conversion.prompt.json
 
+step "8. Archive a whole server's history: a local ComfyUI double serving the example jobs" \
+  "comfy-replay archive --server http://127.0.0.1:PORT -o \$TMP/archive"
+WORK="$(mktemp -d)"
+.venv/bin/python tests/fakecomfy.py --dialect oss --port 0 --jobs "$EX"/*.job.json "$EX"/*.history.json \
+  >"$WORK/url" 2>"$WORK/server.log" &
+SERVER_PID=$!
+trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do [ -s "$WORK/url" ] && break; sleep 0.1; done
+SERVER="$(head -n 1 "$WORK/url")"
+echo "(server at $SERVER)"
+$CR archive --server "$SERVER" -o "$WORK/archive"
+step "9. Run it again: nothing new on the server, so nothing is written" \
+  "comfy-replay archive --server $SERVER -o \$TMP/archive"
+$CR archive --server "$SERVER" -o "$WORK/archive"
+step "10. What git diff shows for a recipe (comfy-replay git-setup makes it git's diff driver)" \
+  "comfy-replay textconv \$TMP/archive/cc3ee95d-....yaml (first 20 lines)"
+$CR textconv "$WORK/archive/cc3ee95d-63a7-4daa-8072-651d053baf28.yaml" | sed -n 1,20p
+
 finish() {
   printf '\n\033[1m== Done\033[0m\n'
   cat <<'END'

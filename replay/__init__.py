@@ -29,6 +29,8 @@ _EXPORTS: dict[str, str] = {
     "export_document": "replay.recipe",
     "job_from_recipe": "replay.recipe",
     "fetch": "replay.fetch",
+    "archive_jobs": "replay.archive",
+    "ArchiveResult": "replay.archive",
     "FetchResult": "replay.fetch",
     "summarize": "replay.summary",
     "validate_document": "replay.validate",

@@ -2,8 +2,9 @@
 
 The job list is read page by page in the calling thread; the details are fetched by a few daemon worker
 threads sharing the client's connection pool, and each recipe is written atomically as `DIR/<job_id>.yaml`.
-Writes go through one gate: on Ctrl-C the caller closes it, waits for the write in flight, and returns what was
-done so far, so an interrupted run leaves no partial file and the next run picks up where this one stopped.
+On a machine with several cores, helper processes do the CPU part (validating, building and writing each
+recipe) so the threads are not held up by the GIL. On Ctrl-C no new write starts, the writes in hand finish,
+and the run reports what it did: no partial file is left and the next run picks up where this one stopped.
 """
 
 from __future__ import annotations
@@ -90,10 +91,10 @@ class _Plan:
 
 
 def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_id: str | None,
-          limit: int | None, refresh: bool) -> _Plan:
+          limit: int | None, refresh: bool, page_size: int) -> _Plan:
     plan = _Plan()
     seen: set[str] = set()
-    for entry in client.list_jobs(status=statuses, workflow_id=workflow_id, page_size=PAGE_SIZE, limit=limit):
+    for entry in client.list_jobs(status=statuses, workflow_id=workflow_id, page_size=page_size, limit=limit):
         raw_id = str(entry.get("id"))
         try:
             job_id = check_job_id(raw_id)
@@ -268,6 +269,7 @@ def archive(
     api_key: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     helpers: int | None = None,
+    page_size: int = PAGE_SIZE,
 ) -> ArchiveResult:
     """Archive every finished job the server lists (filtered by `statuses` / `workflow_id`, at most `limit`).
 
@@ -275,7 +277,8 @@ def archive(
     their bytes change). Jobs still pending or running are skipped; a job the server fails to deliver is
     listed in `failed` with the reason and the others go on. Nothing is ever deleted. Ctrl-C raises
     ArchiveInterrupted carrying the result so far, after the writes in hand have finished. `helpers` is the
-    number of helper processes for the CPU part (None: one per core when it pays off; 0: none).
+    number of helper processes for the CPU part (None: one per core when it pays off; 0: none); `page_size`
+    the number of jobs asked for per page of the list.
     """
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise InputError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}")
@@ -285,7 +288,8 @@ def archive(
     if folder.exists() and not folder.is_dir():
         raise InputError(f"-o {folder}: exists and is not a folder")
 
-    plan = _plan(client, folder, statuses=statuses, workflow_id=workflow_id, limit=limit, refresh=refresh)
+    plan = _plan(client, folder, statuses=statuses, workflow_id=workflow_id, limit=limit, refresh=refresh,
+                 page_size=page_size)
     result = ArchiveResult(listed=plan.listed, unchanged=list(plan.on_disk), skipped=list(plan.not_finished),
                            failed=list(plan.bad_ids))
     if plan.todo:
@@ -353,4 +357,8 @@ def summary_lines(result: ArchiveResult) -> list[str]:
     return lines
 
 
-__all__ = ["ArchiveInterrupted", "ArchiveResult", "Progress", "archive", "parse_statuses", "summary_lines"]
+# The package exports `archive` under this name: `replay.archive` is also this module's name.
+archive_jobs = archive
+
+__all__ = ["ArchiveInterrupted", "ArchiveResult", "Progress", "archive", "archive_jobs", "parse_statuses",
+           "summary_lines"]

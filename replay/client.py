@@ -182,7 +182,13 @@ class Client:
                 "check the server or raise --timeout",
                 url=url,
             ) from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise ServerUnreachable(
+                f"{self.server} cut off its answer to {method} {path} (the body ended early); "
+                "the server may be restarting or overloaded",
+                url=url,
+            ) from exc
+        except requests.ConnectionError as exc:
             raise ServerUnreachable(
                 f"cannot reach {self.server} ({type(exc).__name__}: connection failed or was cut off); "
                 "check --server / COMFY_SERVER and that the server is running",
