@@ -337,6 +337,7 @@ class Client:
             return
         offset = 0
         seen = 0
+        listed: set[str] = set()
         while True:
             params: dict[str, Any] = {"limit": page_size, "offset": offset}
             if status:
@@ -349,17 +350,22 @@ class Client:
             jobs = body.get("jobs") if isinstance(body, dict) else None
             if not isinstance(jobs, list):
                 raise MalformedResponse(f"{self.server} answered the job list without a 'jobs' list", url=response.url)
+            fresh = 0
             for entry in jobs:
                 if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
                     raise MalformedResponse(f"{self.server} listed a job without an id", url=response.url)
+                if entry["id"] in listed:
+                    continue
+                listed.add(entry["id"])
+                fresh += 1
                 yield entry
                 seen += 1
                 if limit is not None and seen >= limit:
                     return
             pagination = body.get("pagination") if isinstance(body.get("pagination"), dict) else {}
             has_more = pagination.get("has_more")
-            if not jobs or has_more is False or (has_more is None and len(jobs) < page_size):
-                return
+            if not jobs or not fresh or has_more is False or (has_more is None and len(jobs) < page_size):
+                return  # (a page with nothing new: a server that ignores `offset` would otherwise loop forever)
             offset += len(jobs)
 
     def _list_history(

@@ -235,3 +235,34 @@ def test_ctrl_c_stops_leaves_no_partial_file_and_a_second_run_completes_the_fold
         again = subprocess.run([*command, "-o", str(resumed)], env=env, capture_output=True, text=True)
         assert again.returncode == 0, again.stderr
     assert files(resumed) == files(whole)
+
+
+def test_a_server_that_ignores_offset_does_not_make_the_listing_loop_forever():
+    """A real HTTP server whose job list always answers the same page, claiming there is more."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    page = json.dumps({"jobs": [{"id": "0b5b8f5e-3f1a-4a57-9a43-6c1f5e0f2f11", "status": "completed"},
+                                {"id": "1c6c9f6f-4f2b-4b68-8b54-7d2f6f1f3f22", "status": "failed"}],
+                       "pagination": {"offset": 0, "limit": 2, "total": 99, "has_more": True}}).encode()
+
+    class SamePage(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), SamePage)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with Client(f"http://127.0.0.1:{httpd.server_address[1]}") as client:
+            listed = list(client.list_jobs(page_size=2))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert [job["status"] for job in listed] == ["completed", "failed"]
