@@ -39,7 +39,7 @@ def rss_kb():
 client = Client(sys.argv[1], pool_size=8)
 before = rss_kb()
 with tempfile.TemporaryDirectory() as folder:
-    result = archive(client, folder)
+    result = archive(client, folder, helpers=None)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"before_kb": before, "peak_kb": peak, "written": len(result.written)}))
 """
@@ -85,7 +85,7 @@ def ours(url: str, folder: Path) -> tuple[float, int]:
 
     start = time.perf_counter()
     with Client(url, pool_size=8) as client:
-        result = archive(client, folder)
+        result = archive(client, folder, helpers=None)  # as the command line runs it
     return time.perf_counter() - start, len(result.written)
 
 

@@ -2,4 +2,5 @@
 
 from replay.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # also keeps helper processes (archive) from running the CLI again
+    raise SystemExit(main())

@@ -137,6 +137,9 @@ def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: st
 def _helper_main(conn: Connection) -> None:
     """A helper process: archive each job detail it is sent until the pipe closes. Ctrl-C is the parent's."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from replay.validate import warm_up  # noqa: PLC0415
+
+    warm_up()  # compile the schemas now, while the parent waits for its first answers
     while True:
         try:
             args = conn.recv()
@@ -268,7 +271,7 @@ def archive(
     refresh: bool = False,
     api_key: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    helpers: int | None = None,
+    helpers: int | None = 0,
     page_size: int = PAGE_SIZE,
 ) -> ArchiveResult:
     """Archive every finished job the server lists (filtered by `statuses` / `workflow_id`, at most `limit`).
@@ -277,8 +280,10 @@ def archive(
     their bytes change). Jobs still pending or running are skipped; a job the server fails to deliver is
     listed in `failed` with the reason and the others go on. Nothing is ever deleted. Ctrl-C raises
     ArchiveInterrupted carrying the result so far, after the writes in hand have finished. `helpers` is the
-    number of helper processes for the CPU part (None: one per core when it pays off; 0: none); `page_size`
-    the number of jobs asked for per page of the list.
+    number of helper processes for the CPU part (0, the default: none; None: one per core when it pays off,
+    as the command line does). Helper processes start from a fork server, so a script that asks for them must
+    be safe to import (`if __name__ == "__main__":`), as with any multiprocessing. `page_size` is the number
+    of jobs asked for per page of the list.
     """
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise InputError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}")

@@ -228,7 +228,7 @@ def cmd_archive(ctx: Context) -> int:
     try:
         result = archive(ctx.client(pool_size=max(a.concurrency, 1)), a.output, statuses=statuses,
                          workflow_id=a.workflow_id, limit=a.limit, concurrency=a.concurrency, refresh=a.refresh,
-                         api_key=ctx.api_key, on_progress=bar.show if bar else None)
+                         api_key=ctx.api_key, on_progress=bar.show if bar else None, helpers=None)
     except ArchiveInterrupted as stop:
         result = stop.result
     if bar:

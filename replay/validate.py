@@ -310,6 +310,12 @@ def check_ui_graph(ui: Mapping[str, Any]) -> list[Finding]:
 # --- schemas ---------------------------------------------------------------------------------
 
 
+def warm_up() -> None:
+    """Import jsonschema and compile the job and prompt validators ahead of the first document."""
+    _validator(_schema_file("job", False))
+    _validator(_schema_file("prompt", False))
+
+
 def _schema_file(kind: str, strict: bool) -> str:
     if kind not in KINDS:
         raise ValueError(f"unknown document kind {kind!r}; expected one of {', '.join(KINDS)}")
