@@ -266,3 +266,4 @@ def test_a_server_that_ignores_offset_does_not_make_the_listing_loop_forever():
         httpd.shutdown()
         httpd.server_close()
     assert [job["status"] for job in listed] == ["completed", "failed"]
+
