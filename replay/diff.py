@@ -474,7 +474,7 @@ def _diff_prompts(
 # ---------------------------------------------------------------------------------------------- UI diff
 
 
-def _link_table(links: Any) -> dict[Any, tuple[Any, Any]]:
+def link_table(links: Any) -> dict[Any, tuple[Any, Any]]:
     """Map link id -> (origin node id, origin slot) for v0.4 tuples and v1 link objects."""
     table: dict[Any, tuple[Any, Any]] = {}
     for link in links if isinstance(links, list) else []:
@@ -489,7 +489,7 @@ def _strip(item: Any, drop: frozenset[str]) -> Any:
     return {k: v for k, v in item.items() if k not in drop} if isinstance(item, dict) else item
 
 
-def _ui_node(node: dict[str, Any], links: dict[Any, tuple[Any, Any]], include_layout: bool) -> dict[str, Any]:
+def ui_node_fields(node: dict[str, Any], links: dict[Any, tuple[Any, Any]], include_layout: bool) -> dict[str, Any]:
     """A UI node as compared: layout dropped, inputs keyed by name, link ids replaced by `[node, slot]`.
 
     Each input becomes `{"link": [origin node, slot] | None, ...its other slot fields}`; the links lists of
@@ -523,7 +523,7 @@ def _ui_node(node: dict[str, Any], links: dict[Any, tuple[Any, Any]], include_la
 
 
 def _ui_graph(graph: dict[str, Any], include_layout: bool, subgraph: str | None) -> _Graph:
-    links = _link_table(graph.get("links"))
+    links = link_table(graph.get("links"))
     nodes: dict[str, dict[str, Any]] = {}
     classes: dict[str, str] = {}
     for node in graph.get("nodes") or []:
@@ -532,7 +532,7 @@ def _ui_graph(graph: dict[str, Any], include_layout: bool, subgraph: str | None)
         node_id = str(node.get("id"))
         while node_id in nodes:  # a broken graph with a duplicated id: keep both, told apart
             node_id += "#"
-        nodes[node_id] = _ui_node(node, links, include_layout)
+        nodes[node_id] = ui_node_fields(node, links, include_layout)
         classes[node_id] = str(node.get("type", ""))
     return _Graph(nodes, classes, subgraph)
 
@@ -551,7 +551,7 @@ def _ui_title(node: dict[str, Any]) -> Any:
     return node.get("title", MISSING)
 
 
-def _graph_fields(graph: dict[str, Any], include_layout: bool, *, subgraph: bool) -> dict[str, Any]:
+def graph_fields(graph: dict[str, Any], include_layout: bool, *, subgraph: bool) -> dict[str, Any]:
     """The graph's own fields as compared: nodes, links and counters out; layout out unless asked for."""
     drop = {"nodes", "links", "definitions", "id"} | GRAPH_DERIVED_KEYS
     if not include_layout:
@@ -601,8 +601,8 @@ def _diff_ui(
     added, removed, changed, titles = _diff_graph(
         _ui_graph(a, include_layout, None), _ui_graph(b, include_layout, None), **options
     )
-    graph = _diff_fields(_graph_fields(a, include_layout, subgraph=False),
-                         _graph_fields(b, include_layout, subgraph=False), tolerance)
+    graph = _diff_fields(graph_fields(a, include_layout, subgraph=False),
+                         graph_fields(b, include_layout, subgraph=False), tolerance)
     subs_a, subs_b = _subgraphs(a), _subgraphs(b)
     sg_changed: list[SubgraphChange] = []
     for sg_id in sorted(set(subs_a) & set(subs_b)):
@@ -612,8 +612,8 @@ def _diff_ui(
         removed += more[1]
         changed += more[2]
         titles += more[3]
-        fields = _diff_fields(_graph_fields(sg_a, include_layout, subgraph=True),
-                              _graph_fields(sg_b, include_layout, subgraph=True), tolerance)
+        fields = _diff_fields(graph_fields(sg_a, include_layout, subgraph=True),
+                              graph_fields(sg_b, include_layout, subgraph=True), tolerance)
         if fields:
             sg_changed.append(SubgraphChange(sg_id, str(sg_b.get("name", "")), fields))
     subgraphs = SubgraphsDiff(
@@ -796,9 +796,12 @@ __all__ = [
     "SubgraphsDiff",
     "TitleChange",
     "diff_jobs",
+    "graph_fields",
     "is_link",
     "line_diff",
+    "link_table",
     "natural_key",
     "path_name",
+    "ui_node_fields",
     "values_equal",
 ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from replay.diff import _graph_fields, _link_table, _ui_node
+from replay.diff import graph_fields, link_table, ui_node_fields
 from replay.diff_render import format_value
 from replay.errors import InputError
 from replay.jobs import KIND_RECIPE, Job, job_from_document
@@ -115,11 +115,11 @@ def _widget_lines(head: str, widgets: Any) -> list[str]:
 
 
 def _ui_graph_lines(graph: dict[str, Any], prefix: str, subgraph: bool) -> list[str]:
-    lines = _flat_lines(f"{prefix}graph", _graph_fields(graph, False, subgraph=subgraph))
-    links = _link_table(graph.get("links"))
+    lines = _flat_lines(f"{prefix}graph", graph_fields(graph, False, subgraph=subgraph))
+    links = link_table(graph.get("links"))
     nodes = [n for n in graph.get("nodes") or [] if isinstance(n, dict)]
     for node in sorted(nodes, key=lambda n: natural_key(str(n.get("id")))):
-        shown = _ui_node(node, links, include_layout=False)
+        shown = ui_node_fields(node, links, include_layout=False)
         head = f"{prefix}ui {node.get('id')} {node.get('type', '?')}"
         lines += ["", head]
         if shown.get("mode", 0) != 0:  # 0 (always) is every node's normal mode; only a muted or bypassed node says so
