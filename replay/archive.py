@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from replay.errors import InputError, MalformedResponse, ReplayError
-from replay.fetch import FetchResult, check_job
+from replay.fetching import FetchResult, check_job
 from replay.jobs import JOB_STATUSES, TERMINAL_STATUSES, check_job_id, job_from_detail
 from replay.recipe import build_recipe, write_recipe
 

@@ -176,7 +176,7 @@ def _fetch_args(p: argparse.ArgumentParser) -> None:
          "Example: comfy-replay fetch 3c04dcaf-283e-4da6-9ed7-02a8b6d99560 -o recipes/")
 @arguments(_fetch_args)
 def cmd_fetch(ctx: Context) -> int:
-    from replay.fetch import fetch  # noqa: PLC0415
+    from replay.fetching import fetch  # noqa: PLC0415
 
     a = ctx.args
     defs = ctx.node_definitions(a.object_info, required=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from replay.errors import InputError, JobStateError
-from replay.fetch import DEFAULT_DIR, is_file_target
+from replay.fetching import DEFAULT_DIR, is_file_target
 from replay.jobs import ExecutionError, Job
 from replay.recipe import REDACTED, build_recipe, dumps_recipe, is_secret_name, write_recipe
 from replay.workflow import Graph, Override, apply_sets, is_link, natural_key, node_inputs, prune

@@ -43,3 +43,12 @@ def test_help_and_version_do_not_import_heavy_modules():
 def test_python_dash_m_replay_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "replay", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"comfy-replay {replay.__version__}"
+
+
+def test_fetch_stays_the_function_after_every_module_is_imported():
+    code = (
+        "import replay, replay.archive, replay.cli, replay.repro\n"
+        "print(callable(replay.fetch), replay.fetch.__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "replay.fetching"]
