@@ -148,7 +148,7 @@ class _Emitter:
             else:
                 out.append(prefix)
                 self.sequence(value, indent)
-        elif isinstance(value, str) and "\n" in value and (header := _block_header(value)):
+        elif isinstance(value, str) and (header := _block_header(value)):
             out.append(f"{prefix} {header}")
             _block_lines(value, " " * indent, out)
         else:
@@ -203,7 +203,7 @@ def dumps(data: Any, *, key_order: Sequence[str] = (), natural: Collection[str] 
         emitter.out.append(header)
         _block_lines(data, "  ", emitter.out)
     else:
-        emitter.out.append(_scalar(data) if not isinstance(data, (dict, list)) else ("{}" if isinstance(data, dict) else "[]"))
+        emitter.out.append("{}" if isinstance(data, dict) else "[]" if isinstance(data, list) else _scalar(data))
     emitter.out.append("")
     return "\n".join(emitter.out)
 
