@@ -9,13 +9,14 @@ and the run reports what it did: no partial file is left and the next run picks 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -101,7 +102,7 @@ def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_
         except InputError as exc:
             plan.bad_ids.append({"job_id": raw_id[:80], "error": f"the server listed an id that is not a UUID: {exc}"})
             continue
-        if job_id in seen:  # a job can move between pages while new jobs arrive
+        if job_id in seen:  # the list is deduplicated already; this catches the same id in another letter case
             continue
         seen.add(job_id)
         plan.listed += 1
@@ -278,8 +279,9 @@ def archive(
 
     Recipes already in `out_dir` are not fetched again unless `refresh` (then they are rewritten only when
     their bytes change). Jobs still pending or running are skipped; a job the server fails to deliver is
-    listed in `failed` with the reason and the others go on. Nothing is ever deleted. Ctrl-C raises
-    ArchiveInterrupted carrying the result so far, after the writes in hand have finished. `helpers` is the
+    listed in `failed` with the reason and the others go on. Nothing is ever deleted. Ctrl-C (in the main
+    thread) stops the run between two jobs: the writes in hand finish, then ArchiveInterrupted is raised
+    carrying the result so far. `helpers` is the
     number of helper processes for the CPU part (0, the default: none; None: one per core when it pays off,
     as the command line does). Helper processes start from a fork server, so a script that asks for them must
     be safe to import (`if __name__ == "__main__":`), as with any multiprocessing. `page_size` is the number
@@ -301,47 +303,61 @@ def archive(
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK | os.X_OK):
             raise InputError(f"-o {folder}: cannot write in this folder")
-    pool = _helpers_for(len(plan.todo), helpers)
-    run = _Run(client, folder, plan.todo, api_key, pool)
-    progress = Progress(total=len(plan.todo))
-    threads = [threading.Thread(target=run.worker, name=f"archive-{i}", daemon=True)
-               for i in range(min(concurrency, len(plan.todo)))]
-    try:
-        for thread in threads:
-            thread.start()
-        while progress.done < progress.total:
-            try:
-                job_id, outcome, detail = run.results.get(timeout=0.25)
-            except queue.Empty:
-                if on_progress:
-                    on_progress(progress)
-                continue
-            progress.done += 1
-            _record(result, job_id, outcome, detail)
-            if on_progress:
-                on_progress(progress)
-    except KeyboardInterrupt:
-        run.close()
-        while True:  # jobs written before the run closed are on disk: count them
-            try:
-                _record(result, *run.results.get_nowait())
-            except queue.Empty:
-                break
+    stop = threading.Event()
+    with _ctrl_c_sets(stop):
+        pool = _helpers_for(len(plan.todo), helpers)
+        try:
+            interrupted = _run(client, folder, plan.todo, api_key, pool, concurrency, stop, result, on_progress)
+        finally:
+            if pool is not None:
+                pool.close()
+    if interrupted:
         result.interrupted = True
-        raise ArchiveInterrupted(_sorted(result)) from None
-    finally:
-        if pool is not None:
-            pool.close()
+        raise ArchiveInterrupted(_sorted(result))
     return _sorted(result)
 
 
-def _sorted(result: ArchiveResult) -> ArchiveResult:
-    """Lists in a stable order, whatever order the workers finished in."""
-    result.written.sort()
-    result.unchanged.sort()
-    result.skipped.sort()
-    result.failed.sort(key=lambda item: item["job_id"])
-    return result
+def _run(client: Client, folder: Path, job_ids: list[str], api_key: str | None, pool: _Helpers | None,
+         concurrency: int, stop: threading.Event, result: ArchiveResult,
+         on_progress: Callable[[Progress], None] | None) -> bool:
+    """Fetch and archive `job_ids`, counting each into `result`; return True when `stop` cut the run short."""
+    run = _Run(client, folder, job_ids, api_key, pool)
+    progress = Progress(total=len(job_ids))
+    for i in range(min(concurrency, len(job_ids))):
+        threading.Thread(target=run.worker, name=f"archive-{i}", daemon=True).start()
+    while progress.done < progress.total and not stop.is_set():
+        try:
+            job_id, outcome, what = run.results.get(timeout=0.25)
+        except queue.Empty:
+            if on_progress:
+                on_progress(progress)
+            continue
+        progress.done += 1
+        _record(result, job_id, outcome, what)
+        if on_progress:
+            on_progress(progress)
+    if progress.done == progress.total:
+        return False
+    run.close()
+    while True:  # jobs written before the run closed are on disk: count them
+        try:
+            _record(result, *run.results.get_nowait())
+        except queue.Empty:
+            return True
+
+
+@contextlib.contextmanager
+def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    """While inside, Ctrl-C (SIGINT) sets `stop` instead of raising KeyboardInterrupt at an arbitrary line, so
+    the run stops between two jobs and counts every one it wrote. Only the main thread can take signals."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _record(result: ArchiveResult, job_id: str, outcome: str, detail: str) -> None:
@@ -351,6 +367,15 @@ def _record(result: ArchiveResult, job_id: str, outcome: str, detail: str) -> No
         result.unchanged.append(detail)
     elif outcome == "failed":
         result.failed.append({"job_id": job_id, "error": detail})
+
+
+def _sorted(result: ArchiveResult) -> ArchiveResult:
+    """Lists in a stable order, whatever order the jobs arrived in."""
+    result.written.sort()
+    result.unchanged.sort()
+    result.skipped.sort()
+    result.failed.sort(key=lambda item: item["job_id"])
+    return result
 
 
 def summary_lines(result: ArchiveResult) -> list[str]:
