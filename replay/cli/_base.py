@@ -1,0 +1,206 @@
+"""What every command shares: the Context, the command registry, common options, exit codes, progress lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+from replay.errors import InputError, ReplayError
+
+if TYPE_CHECKING:
+    from replay.client import Client
+    from replay.jobs import Job
+    from replay.nodedefs import NodeDefs
+
+PROG = "comfy-replay"
+EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_SERVER, EXIT_AUTH = 0, 1, 2, 3, 4
+EXIT_INTERNAL = 70  # a bug in comfy-replay (sysexits EX_SOFTWARE)
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+class UsageError(InputError):
+    """Bad command-line usage (argparse errors), reported like every other input error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+@dataclass
+class Context:
+    """What a command needs besides its arguments: streams, environment, and lazily made client."""
+
+    args: argparse.Namespace
+    stdout: IO[str]
+    stderr: IO[str]
+    stdin: BinaryIO | None
+    env: dict[str, str]
+    _client: Client | None = field(default=None, repr=False)
+
+    @property
+    def api_key(self) -> str | None:
+        """The API key from --api-key or COMFY_API_KEY (never printed)."""
+        return getattr(self.args, "api_key", None) or self.env.get("COMFY_API_KEY") or None
+
+    @property
+    def server(self) -> str | None:
+        """The server from --server or COMFY_SERVER; None means the default for the key."""
+        return getattr(self.args, "server", None) or self.env.get("COMFY_SERVER") or None
+
+    @property
+    def as_json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    def client(self, *, pool_size: int = 16) -> Client:
+        """The one HTTP client of this run, made on first use (with `pool_size` connections at most)."""
+        if self._client is None:
+            from replay.client import Client  # noqa: PLC0415 - keep requests out of offline commands
+
+            timeout = getattr(self.args, "timeout", None) or 30.0
+            self._client = Client(self.server, self.api_key, timeout=timeout, pool_size=pool_size)
+        return self._client
+
+    def load_job(self, ref: str) -> Job:
+        """Resolve a job reference (id, file, recipe, `-`) to a Job."""
+        from replay.sources import load_job  # noqa: PLC0415
+
+        return load_job(ref, self.client, stdin=self.stdin)
+
+    def node_definitions(self, path: str | None, *, required: bool) -> NodeDefs | None:
+        """Node definitions from a saved /object_info file, else from the server.
+
+        When not `required`, the server is asked only if one was named (--server, COMFY_SERVER or an API key),
+        and an unreachable server just skips the checks that need definitions, with a note.
+        """
+        from replay.nodedefs import NodeDefs, load_object_info  # noqa: PLC0415
+
+        if path:
+            return load_object_info(path)
+        if not required and not (self.server or self.api_key):
+            return None
+        try:
+            info = self.client().object_info()
+            if not info:
+                raise InputError(f"{self.client().server} sent empty node definitions")
+            return NodeDefs.from_dict(info)
+        except ReplayError as exc:
+            if required:
+                raise
+            self.info(f"note: no node definitions ({exc}); node-type, input and range checks skipped")
+            return None
+
+    def color(self) -> bool:
+        """Colour only on a terminal and never with NO_COLOR."""
+        return _is_terminal(self.stdout) and "NO_COLOR" not in self.env
+
+    def print(self, text: str = "") -> None:
+        """Write a line to stdout."""
+        self.stdout.write(text + ("\n" if not text.endswith("\n") else ""))
+
+    def info(self, text: str) -> None:
+        """Write a human note to stderr unless -q."""
+        if not getattr(self.args, "quiet", False):
+            self.stderr.write(text + "\n")
+
+    def emit_json(self, data: Any) -> None:
+        """Write a JSON result on stdout."""
+        self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+Command = Callable[[Context], int]
+_COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str, str]] = {}
+
+
+def command(name: str, help: str, description: str = "") -> Callable[[Command], Command]:
+    """Register a command: its function, and (set by `arguments`) how to declare its options."""
+
+    def wrap(func: Command) -> Command:
+        adder = getattr(func, "_arguments", lambda p: None)
+        _COMMANDS[name] = (func, adder, help, description or help)
+        return func
+
+    return wrap
+
+
+def arguments(adder: Callable[[argparse.ArgumentParser], None]) -> Callable[[Command], Command]:
+    """Attach the argument declarations of a command (apply below @command)."""
+
+    def wrap(func: Command) -> Command:
+        func._arguments = adder  # type: ignore[attr-defined]
+        return func
+
+    return wrap
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    s = argparse.SUPPRESS
+    group = parser.add_argument_group("common options")
+    group.add_argument("--server", metavar="URL", default=s, help="server URL (env COMFY_SERVER; default "
+                       "https://cloud.comfy.org with an API key, else http://127.0.0.1:8188)")
+    group.add_argument("--api-key", metavar="KEY", default=s,
+                       help="Comfy Cloud API key, sent as X-API-Key (prefer env COMFY_API_KEY)")
+    group.add_argument("--timeout", metavar="S", type=float, default=s, help="seconds per HTTP request (default 30)")
+    group.add_argument("--json", action="store_true", default=s, help="machine-readable result on stdout")
+    group.add_argument("-q", "--quiet", action="store_true", default=s, help="print only results and errors")
+    group.add_argument("-v", "--verbose", action="store_true", default=s, help="more detail; tracebacks on errors")
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _ProgressBar:
+    """`archive  120/500 [=====     ]  37.5 jobs/s` on one stderr line, redrawn in place."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.err = ctx.stderr
+        self.drawn = False
+
+    def show(self, progress: Any) -> None:
+        width = 30
+        filled = width * progress.done // progress.total if progress.total else width
+        self.err.write(f"\rarchive {progress.done:>6}/{progress.total} [{'=' * filled}{' ' * (width - filled)}] "
+                       f"{progress.rate:6.1f} jobs/s")
+        self.err.flush()
+        self.drawn = True
+
+    def end(self) -> None:
+        if self.drawn:
+            self.err.write("\n")
+
+
+def _set_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.INPUT=VALUE",
+                   help="override an input (repeatable); VALUE is JSON when it parses, else a string")
+
+
+def _wait_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait-timeout", metavar="S", type=float, default=600.0,
+                   help="seconds to follow the job with --wait (default 600)")
+    p.add_argument("--no-preflight", action="store_true",
+                   help="submit without checking the prompt against the graph rules and /object_info first")
+
+
+def _progress(ctx: Context, what: str) -> Callable[[str, float], None] | None:
+    """A progress line on stderr, only on a terminal and not with -q or --json."""
+    isatty = getattr(ctx.stderr, "isatty", None)
+    if not (isatty and isatty()) or getattr(ctx.args, "quiet", False) or ctx.as_json:
+        return None
+
+    def show(status: str, elapsed: float) -> None:
+        ctx.stderr.write(f"\r\033[Kwaiting for {what}: {status} ({elapsed:.0f} s)")
+        ctx.stderr.flush()
+
+    return show
+
+
+def _end_progress(ctx: Context, shown: object) -> None:
+    if shown is not None:
+        ctx.stderr.write("\r\033[K")
+
+
