@@ -88,15 +88,10 @@ def has_values(values: Mapping[tuple[str, str], Any]) -> Predicate:
     return check
 
 
-def has_nodes(*node_ids: str) -> Predicate:
-    """Every listed node is in the prompt."""
-    return lambda prompt, node_id: all(n in prompt for n in node_ids)
-
-
 def any_of(*checks: Predicate) -> Predicate:
     """At least one of the predicates holds."""
     return lambda prompt, node_id: any(check(prompt, node_id) for check in checks)
 
 
-__all__ = ["PromptRule", "Predicate", "any_of", "batch_mismatch", "batch_size", "has_nodes", "has_values",
+__all__ = ["PromptRule", "Predicate", "any_of", "batch_mismatch", "batch_size", "has_values",
            "input_above"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fakecomfy import FakeComfy
-from fakecomfy_rules import PromptRule, any_of, batch_mismatch, has_nodes, has_values
+from fakecomfy_rules import PromptRule, any_of, batch_mismatch, has_values, input_above
 from fakecomfy_run import make_job
 from graphs import link, node
 from hypothesis import HealthCheck, given, settings
@@ -285,6 +285,23 @@ def test_a_culprit_that_is_a_rewired_link_is_found(server: FakeComfy) -> None:
     with client_for(server) as client:
         result = bisect(client, good_job, bad_job)
     assert [(c.id, c.kind, c.a, c.b) for c in result.culprits] == [("5.image2", "link", ["1", 0], ["4", 0])]
+
+
+def test_a_node_that_fails_when_an_input_passes_a_limit_is_found_among_other_edits(server: FakeComfy) -> None:
+    server.rules.append(PromptRule(class_type="ImageScale", when=input_above("width", 4096), **ERROR))
+    good = {"1": node("EmptyImage", width=64, height=64, batch_size=1, color=0),
+            "7": node("ImageScale", image=link("1"), upscale_method="nearest-exact", width=512, height=512,
+                      crop="disabled"),
+            "3": node("SaveImage", images=link("7"), filename_prefix="scaled")}
+    bad = copy.deepcopy(good)
+    bad["7"]["inputs"].update(width=8192, height=1024, upscale_method="bilinear")
+    bad["1"]["inputs"].update(color=3, batch_size=2)
+    bad["3"]["inputs"]["filename_prefix"] = "big"
+    good_job, bad_job = ends(good, bad, "7")
+    with client_for(server) as client:
+        result = bisect(client, good_job, bad_job)
+    assert [c.id for c in result.culprits] == ["7.width"]
+    assert len(result.groups) == 6 and result.minimal and no_prompt_twice(server)
 
 
 def test_candidates_the_server_rejects_are_unresolved_never_passes(server: FakeComfy) -> None:
