@@ -58,7 +58,7 @@ def real_runs(count: int, culprits: set[int]) -> int:
     from fakecomfy_run import make_job  # noqa: PLC0415
     from graphs import link, node  # noqa: PLC0415
 
-    from replay.bisect import bisect  # noqa: PLC0415
+    from replay.bisect import bisect_jobs  # noqa: PLC0415
     from replay.client import Client  # noqa: PLC0415
     from replay.jobs import job_from_document  # noqa: PLC0415
 
@@ -78,7 +78,7 @@ def real_runs(count: int, culprits: set[int]) -> int:
         good = job_from_document(make_job("completed", prompt=chain(1)))
         bad = job_from_document(make_job("failed", prompt=chain(2), fail_node="2", **error))
         with Client(server.url, retries=1) as client:
-            result = bisect(client, good, bad, max_runs=1000)
+            result = bisect_jobs(client, good, bad, max_runs=1000)
         assert sorted(int(c.node) - 10 for c in result.culprits) == sorted(culprits)
         assert result.submissions == len(server.submissions)
         return result.submissions

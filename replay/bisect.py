@@ -458,7 +458,7 @@ def _check_ends(good: Job, bad: Job) -> ExecutionError:
         raise JobStateError(f"BAD: {exc}", status=exc.status) from exc
 
 
-def plan(good: Job, bad: Job) -> BisectResult:
+def plan_bisect(good: Job, bad: Job) -> BisectResult:
     """Check the two ends and list the change groups, submitting nothing (`--dry-run`)."""
     _check_ends(good, bad)
     assert good.prompt is not None and bad.prompt is not None
@@ -537,7 +537,7 @@ class _Runner:
         return self.run(groups).outcome
 
 
-def bisect(
+def bisect_jobs(
     client: Client,
     good: Job,
     bad: Job,
@@ -563,7 +563,7 @@ def bisect(
     """
     if max_runs < 1:
         raise InputError(f"--max-runs must be at least 1, not {max_runs}")
-    result = plan(good, bad)
+    result = plan_bisect(good, bad)
     result.dry_run = False
     result.max_runs = max_runs
     reference = _check_ends(good, bad)
@@ -720,7 +720,7 @@ __all__ = [
     "Run",
     "RunLog",
     "apply_changes",
-    "bisect",
+    "bisect_jobs",
     "bisect_recipe",
     "bisect_section",
     "bisect_target",
@@ -729,7 +729,7 @@ __all__ = [
     "find_changes",
     "log_path",
     "one_culprit_runs",
-    "plan",
+    "plan_bisect",
     "prompt_key",
     "worst_case_runs",
     "write_bisect",

@@ -2,7 +2,7 @@
 
 `PromptRule` fails a node (by class and/or id) when a predicate over the prompt holds. Predicates here:
 `input_above` ("node X fails when input Y > k"), `batch_mismatch` ("ImageBlend fails when its two inputs have
-different batch sizes", batch sizes traced back to EmptyImage through image-to-image nodes), `has_values`
+different batch sizes", as a real ComfyUI does; batch sizes traced back to EmptyImage through image-to-image nodes), `has_values`
 ("these inputs hold these values", all together: changes that only fail together) and `any_of`. Add a rule
 with `server.rules.append(rule)`; the executor calls `rule.fires(prompt, node_id)` on every node it reaches.
 """
@@ -69,10 +69,11 @@ def batch_size(prompt: Mapping[str, Any], link: Any) -> int | None:
 
 
 def batch_mismatch(prompt: Mapping[str, Any], node_id: str) -> bool:
-    """ImageBlend's `image1` and `image2` carry different batch sizes."""
+    """ImageBlend's `image1` and `image2` carry different batch sizes, neither of them 1 (torch broadcasts a batch
+    of 1; a real ComfyUI 0.33 fails on 2 against 3: tests/data/bisect/blend_bad.job.json)."""
     inputs = prompt[node_id].get("inputs") or {}
     a, b = batch_size(prompt, inputs.get("image1")), batch_size(prompt, inputs.get("image2"))
-    return a is not None and b is not None and a != b
+    return a is not None and b is not None and a != b and 1 not in (a, b)
 
 
 def has_values(values: Mapping[tuple[str, str], Any]) -> Predicate:

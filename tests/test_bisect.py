@@ -14,6 +14,7 @@ from fakecomfy import FakeComfy
 from fakecomfy_rules import PromptRule, any_of, batch_mismatch, has_values, input_above
 from fakecomfy_run import make_job
 from graphs import link, node
+from helpers import load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ from replay.bisect import (
     Progress,
     RunLog,
     apply_changes,
-    bisect,
+    bisect_jobs,
     ddmin,
     find_changes,
     log_path,
@@ -227,7 +228,7 @@ def test_one_culprit_among_n_changes_is_found_with_few_runs(server: FakeComfy, c
     server.rules.append(rule_at("2", radius_two(culprit)))
     good, bad = ends(blur_chain(count), changed_chain(count), "2")
     with client_for(server) as client:
-        result = bisect(client, good, bad)
+        result = bisect_jobs(client, good, bad)
     assert result.ends_problem is None
     assert [c.id for c in result.culprits] == [f"{10 + culprit}.blur_radius"]
     assert result.minimal
@@ -240,13 +241,13 @@ def test_two_culprits_that_only_fail_together_are_both_found(server: FakeComfy) 
     server.rules.append(rule_at("2", radius_two(3, 28)))
     good, bad = ends(blur_chain(32), changed_chain(32), "2")
     with client_for(server) as client:
-        result = bisect(client, good, bad)
+        result = bisect_jobs(client, good, bad)
     assert [c.id for c in result.culprits] == ["13.blur_radius", "38.blur_radius"]
     assert result.minimal and no_prompt_twice(server)
     assert result.submissions <= 30
 
 
-def blend(batch_a: int = 1, batch_b: int = 1) -> dict[str, Any]:
+def blend(batch_a: int = 2, batch_b: int = 2) -> dict[str, Any]:
     """Two EmptyImages blended by ImageBlend 5, saved by 3; EmptyImage 4 also feeds a PreviewImage 6."""
     return {
         "1": node("EmptyImage", width=64, height=64, batch_size=batch_a, color=0),
@@ -261,14 +262,14 @@ def test_a_culprit_that_is_an_added_node_comes_with_its_link(server: FakeComfy) 
     server.rules.append(PromptRule(class_type="ImageBlend", when=batch_mismatch, **ERROR))
     good = blend()
     bad = copy.deepcopy(good)
-    bad["8"] = node("EmptyImage", width=64, height=64, batch_size=2, color=0)
+    bad["8"] = node("EmptyImage", width=64, height=64, batch_size=3, color=0)
     bad["5"]["inputs"]["image2"] = link("8")
     bad["5"]["inputs"]["blend_factor"] = 0.7
     bad["1"]["inputs"]["color"] = 77
     bad["4"]["inputs"]["width"] = 32
     good_job, bad_job = ends(good, bad, "5")
     with client_for(server) as client:
-        result = bisect(client, good_job, bad_job)
+        result = bisect_jobs(client, good_job, bad_job)
     assert sorted(c.id for c in result.culprits) == ["+8", "5.image2"]
     assert {c.kind for c in result.culprits} == {"added-node", "link"}
     assert result.minimal and no_prompt_twice(server)
@@ -276,14 +277,14 @@ def test_a_culprit_that_is_an_added_node_comes_with_its_link(server: FakeComfy) 
 
 def test_a_culprit_that_is_a_rewired_link_is_found(server: FakeComfy) -> None:
     server.rules.append(PromptRule(class_type="ImageBlend", when=batch_mismatch, **ERROR))
-    good = blend(1, 2)
+    good = blend(2, 3)
     bad = copy.deepcopy(good)
     bad["5"]["inputs"]["image2"] = link("4")
     bad["5"]["inputs"]["blend_mode"] = "screen"
     bad["3"]["inputs"]["filename_prefix"] = "blend2"
     good_job, bad_job = ends(good, bad, "5")
     with client_for(server) as client:
-        result = bisect(client, good_job, bad_job)
+        result = bisect_jobs(client, good_job, bad_job)
     assert [(c.id, c.kind, c.a, c.b) for c in result.culprits] == [("5.image2", "link", ["1", 0], ["4", 0])]
 
 
@@ -299,7 +300,7 @@ def test_a_node_that_fails_when_an_input_passes_a_limit_is_found_among_other_edi
     bad["3"]["inputs"]["filename_prefix"] = "big"
     good_job, bad_job = ends(good, bad, "7")
     with client_for(server) as client:
-        result = bisect(client, good_job, bad_job)
+        result = bisect_jobs(client, good_job, bad_job)
     assert [c.id for c in result.culprits] == ["7.width"]
     assert len(result.groups) == 6 and result.minimal and no_prompt_twice(server)
 
@@ -312,7 +313,7 @@ def test_candidates_the_server_rejects_are_unresolved_never_passes(server: FakeC
                  body={"error": {"type": "invalid_prompt", "message": "refused", "details": "", "extra_info": {}},
                        "node_errors": {}})
     with client_for(server) as client:
-        result = bisect(client, good, bad, trust_ends=True)
+        result = bisect_jobs(client, good, bad, trust_ends=True)
     assert [c.id for c in result.culprits] == ["16.blur_radius"]
     refused = [run for run in result.runs if run.note and "rejected" in run.note]
     assert len(refused) == 1 and refused[0].outcome == "unresolved" and refused[0].posted
@@ -327,7 +328,7 @@ def test_a_candidate_that_fails_another_way_is_unresolved(server: FakeComfy) -> 
     bad_prompt["13"]["inputs"]["blur_radius"] = 1  # BAD itself does not hit the other failure
     good, bad = ends(blur_chain(4), bad_prompt, "2")
     with client_for(server) as client:
-        result = bisect(client, good, bad)
+        result = bisect_jobs(client, good, bad)
     assert [c.id for c in result.culprits] == ["10.blur_radius"]
     assert all(run.outcome != "unresolved" for run in result.runs)
 
@@ -337,7 +338,7 @@ def test_a_flaky_good_end_stops_the_bisect_and_says_what_happened(server: FakeCo
     server.cancel_next()
     good, bad = ends(blur_chain(4), changed_chain(4), "2")
     with client_for(server) as client:
-        result = bisect(client, good, bad)
+        result = bisect_jobs(client, good, bad)
     assert result.ends_problem is not None and "GOOD did not complete when run again: cancelled" in result.ends_problem
     assert len(server.submissions) == 1 and not result.culprits
 
@@ -345,7 +346,7 @@ def test_a_flaky_good_end_stops_the_bisect_and_says_what_happened(server: FakeCo
 def test_a_bad_end_that_completes_when_run_again_stops_the_bisect(server: FakeComfy) -> None:
     good, bad = ends(blur_chain(4), changed_chain(4), "2")
     with client_for(server) as client:
-        result = bisect(client, good, bad)
+        result = bisect_jobs(client, good, bad)
     assert result.ends_problem is not None
     assert result.ends_problem.startswith("BAD did not fail the same way when run again")
     assert "completed" in result.ends_problem
@@ -356,7 +357,7 @@ def test_max_runs_stops_with_the_best_answer_so_far_and_says_so(server: FakeComf
     server.rules.append(rule_at("2", radius_two(20)))
     good, bad = ends(blur_chain(32), changed_chain(32), "2")
     with client_for(server) as client:
-        result = bisect(client, good, bad, max_runs=6)
+        result = bisect_jobs(client, good, bad, max_runs=6)
     assert len(server.submissions) == result.submissions == 6
     assert result.stopped is not None and "--max-runs 6 reached" in result.stopped
     assert "30.blur_radius" in [c.id for c in result.culprits] and 1 < len(result.culprits) < 32
@@ -377,10 +378,10 @@ def test_an_interrupted_bisect_resumes_from_its_log_without_submitting_a_prompt_
             raise KeyboardInterrupt
 
     with client_for(server) as client, pytest.raises(KeyboardInterrupt):
-        bisect(client, good, bad, log=log, on_progress=interrupt)
+        bisect_jobs(client, good, bad, log=log, on_progress=interrupt)
     assert len(server.submissions) == 5
     with client_for(server) as client:
-        result = bisect(client, good, bad, log=log)
+        result = bisect_jobs(client, good, bad, log=log)
     assert [c.id for c in result.culprits] == ["13.blur_radius", "21.blur_radius"]
     assert no_prompt_twice(server)
     assert result.submissions == len(server.submissions)
@@ -398,7 +399,7 @@ def test_a_run_submitted_before_the_interrupt_is_waited_for_not_submitted_again(
     log = tmp_path / "x.runs.jsonl"
     RunLog(str(log), prompt_key(good.prompt), prompt_key(full)).submitted(prompt_key(good.prompt), done, [])
     with client_for(server) as client:
-        result = bisect(client, good, bad, log=str(log))
+        result = bisect_jobs(client, good, bad, log=str(log))
     assert [c.id for c in result.culprits] == ["11.blur_radius"]
     assert prompt_key(good.prompt) not in posted_prompts(server)
     assert result.submissions == len(server.submissions) + 1
@@ -409,7 +410,7 @@ def test_a_log_of_another_bisect_is_refused(server: FakeComfy, tmp_path: Path) -
     log.write_text('{"bisect": 1, "good": "a", "bad": "b"}\n')
     good, bad = ends(blur_chain(2), changed_chain(2), "2")
     with client_for(server) as client, pytest.raises(InputError, match="not the run log of this bisect"):
-        bisect(client, good, bad, log=str(log))
+        bisect_jobs(client, good, bad, log=str(log))
     assert server.submissions == []
 
 
@@ -417,12 +418,28 @@ def test_ends_that_are_not_completed_and_failed_are_refused(server: FakeComfy) -
     good, bad = ends(blur_chain(2), changed_chain(2), "2")
     with client_for(server) as client:
         with pytest.raises(JobStateError, match="BAD: .* is completed, not failed"):
-            bisect(client, good, good)
+            bisect_jobs(client, good, good)
         with pytest.raises(JobStateError, match="GOOD .* is failed, not completed"):
-            bisect(client, bad, bad)
+            bisect_jobs(client, bad, bad)
         with pytest.raises(InputError, match="nothing to bisect"):
-            bisect(client, Job(kind="prompt", prompt=bad.prompt), bad)
+            bisect_jobs(client, Job(kind="prompt", prompt=bad.prompt), bad)
     assert server.submissions == []
+
+
+@pytest.mark.parametrize(("case", "culprits"), [("blend", ["2.batch_size"]), ("blend_pair", ["1.batch_size", "2.batch_size"])])
+def test_the_recorded_real_jobs_bisect_to_the_batch_sizes_a_real_comfyui_blamed(
+    server: FakeComfy, case: str, culprits: list[str]
+) -> None:
+    server.rules.append(PromptRule(class_type="ImageBlend", when=batch_mismatch, exception_type="RuntimeError",
+                                   message="The size of tensor a (2) must match the size of tensor b (3)"))
+    good_id = server.add_job(load(f"bisect/{case}_good.job.json"))
+    bad_id = server.add_job(load(f"bisect/{case}_bad.job.json"))
+    code, out, err = run_cli(["bisect", good_id, bad_id, "--json"], server)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["culprits"] == culprits
+    assert len(data["changes"]) == 7
+    assert data["runs"] == len(server.submissions) <= 8
 
 
 # ------------------------------------------------------------------------------------------- property
@@ -460,7 +477,7 @@ def test_property_the_answer_fails_is_1_minimal_and_no_prompt_runs_twice(
         return any(all(prompt[str(10 + i)]["inputs"]["blur_radius"] == 2 for i in rule) for rule in rules)
 
     with client_for(server) as client:
-        result = bisect(client, good, bad, max_runs=10_000)
+        result = bisect_jobs(client, good, bad, max_runs=10_000)
     assert result.ends_problem is None and result.prompt is not None
     assert fails(result.prompt)
     assert result.minimal

@@ -41,7 +41,7 @@ def _bisect_args(p: argparse.ArgumentParser) -> None:
          "Example: comfy-replay bisect good.json 5f1c0b9e-2a77-4c1e-9a51-0d6b1c3e8f42 -o culprit.yaml")
 @arguments(_bisect_args)
 def cmd_bisect(ctx: Context) -> int:
-    from replay.bisect import bisect, bisect_target, log_path, plan, write_bisect  # noqa: PLC0415
+    from replay.bisect import bisect_jobs, bisect_target, log_path, plan_bisect, write_bisect  # noqa: PLC0415
     from replay.bisect_render import render_bisect, render_plan  # noqa: PLC0415
 
     a = ctx.args
@@ -52,7 +52,7 @@ def cmd_bisect(ctx: Context) -> int:
     good = ctx.load_job(a.good)
     bad = ctx.load_job(a.bad)
     if a.dry_run:
-        result = plan(good, bad)
+        result = plan_bisect(good, bad)
         result.max_runs = a.max_runs
         if ctx.as_json:
             ctx.emit_json(result.to_json())
@@ -62,7 +62,7 @@ def cmd_bisect(ctx: Context) -> int:
     target = bisect_target(a.output, bad.id) if a.output else None
     show = _progress(ctx)
     try:
-        result = bisect(ctx.client(), good, bad, max_runs=a.max_runs, trust_ends=a.trust_ends,
+        result = bisect_jobs(ctx.client(), good, bad, max_runs=a.max_runs, trust_ends=a.trust_ends,
                         log=log_path(target), wait_timeout=a.wait_timeout, preflight=not a.no_preflight,
                         on_progress=show)
     finally:
