@@ -593,7 +593,8 @@ def bisect_jobs(
         else:
             first = runner.run([])
             if first.outcome != "pass":
-                result.ends_problem = f"GOOD did not complete when run again: {_what_happened(first)}"
+                again = " again" if good.status else ""
+                result.ends_problem = f"GOOD did not complete when run{again}: {_what_happened(first)}"
                 return result
             last = runner.run(everything)
             if last.outcome != "fail":
