@@ -427,22 +427,28 @@ class BisectResult:
         """True when the ends behaved and a failing set of changes was reached."""
         return self.ends_problem is None and bool(self.culprits)
 
+    def findings(self) -> dict[str, Any]:
+        """What the recipe's `bisect` section and `--json` share: changes, groups, culprits, runs and their state."""
+        return {
+            "changes": [c.to_json() for c in self.changes],
+            "groups": [g.ids for g in self.groups],
+            "culprits": [c.id for c in self.culprits],
+            "minimal": self.minimal,
+            "stopped": self.stopped,
+            "runs": self.submissions,
+            "tested": [run.to_json() for run in self.runs],
+        }
+
     def to_json(self) -> dict[str, Any]:
         """The SPEC §4 `bisect` shape, with a few more keys (groups, minimal, stopped, notes, the run list)."""
         return {
             "ends": {"good": self.good.id, "bad": self.bad.id},
-            "changes": [c.to_json() for c in self.changes],
-            "groups": [g.ids for g in self.groups],
-            "culprits": [c.id for c in self.culprits],
-            "runs": self.submissions,
+            **self.findings(),
             "max_runs": self.max_runs,
             "recipe": self.recipe_path,
-            "minimal": self.minimal,
-            "stopped": self.stopped,
             "ends_problem": self.ends_problem,
             "notes": list(self.notes),
             "worst_case_runs": worst_case_runs(len(self.groups)),
-            "tested": [run.to_json() for run in self.runs],
         }
 
 
@@ -649,13 +655,7 @@ def bisect_section(result: BisectResult) -> dict[str, Any]:
     return {
         "good": {"job_id": result.good.id, "prompt": prompt_key(result.good.prompt or {})},
         "bad": {"job_id": result.bad.id, "error": error_fields(result.bad.error)},
-        "changes": [c.to_json() for c in result.changes],
-        "groups": [g.ids for g in result.groups],
-        "culprits": [c.id for c in result.culprits],
-        "minimal": result.minimal,
-        "stopped": result.stopped,
-        "runs": result.submissions,
-        "tested": [run.to_json() for run in result.runs],
+        **result.findings(),
     }
 
 

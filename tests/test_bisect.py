@@ -579,3 +579,46 @@ def test_a_server_that_fails_is_exit_3(server: FakeComfy) -> None:
     code, _, err = run_cli(["bisect", good_id, bad_id], server)
     assert code == 3 and err.startswith("comfy-replay: error: ")
     assert [r.method for r in server.requests].count("POST") == 1  # never retried
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_progress_shows_the_run_the_limit_and_the_changes_in_play(server: FakeComfy) -> None:
+    server.rules.append(rule_at("2", radius_two(5)))
+    good_id, bad_id = serve_ends(server, blur_chain(8), changed_chain(8), "2")
+    out, err = io.StringIO(), Terminal()
+    code = main(["bisect", good_id, bad_id, "--max-runs", "20"], stdout=out, stderr=err, env={"COMFY_SERVER": server.url})
+    assert code == 0
+    shown = err.getvalue()
+    assert "run 1 of at most 20: testing 0 of 8 changes in play" in shown
+    assert "run 2 of at most 20: testing 8 of 8 changes in play: fail" in shown
+    assert "run 3 of at most 20: testing 4 of 8 changes in play" in shown
+    assert shown.endswith("\r\x1b[K")
+
+
+def test_secret_looking_inputs_never_reach_the_json_the_log_or_the_recipe(server: FakeComfy, tmp_path: Path) -> None:
+    good = blur_chain(2)
+    good["3"]["inputs"]["api_key"] = "sk-old-secret-value"
+    bad = changed_chain(2)
+    bad["3"]["inputs"]["api_key"] = "sk-new-secret-value"
+    server.rules.append(rule_at("2", radius_two(1)))
+    good_id, bad_id = serve_ends(server, good, bad, "2")
+    code, out, err = run_cli(["bisect", good_id, bad_id, "-o", str(tmp_path / "a.yaml"), "--json"], server)
+    assert code == 0, err
+    written = out + (tmp_path / "a.yaml").read_text() + (tmp_path / "a.runs.jsonl").read_text()
+    assert "secret-value" not in written
+    assert {"id": "3.api_key", "node": "3", "kind": "input", "input": "api_key", "class_type": "SaveImage",
+            "a": "<redacted>", "b": "<redacted>"} in json.loads(out)["changes"]
+
+
+def test_o_dash_prints_the_recipe_on_stdout_and_the_answer_on_stderr(server: FakeComfy) -> None:
+    server.rules.append(rule_at("2", radius_two(0)))
+    good_id, bad_id = serve_ends(server, blur_chain(2), changed_chain(2), "2")
+    code, out, err = run_cli(["bisect", good_id, bad_id, "-o", "-"], server)
+    assert code == 0, err
+    recipe = loads_recipe(out)
+    assert recipe["bisect"]["culprits"] == ["10.blur_radius"]
+    assert "culprits (1 change of 2, 1-minimal)" in err

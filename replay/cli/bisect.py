@@ -38,7 +38,7 @@ def _bisect_args(p: argparse.ArgumentParser) -> None:
          "changes (ddmin) until a smallest set that still fails the way BAD failed is left. Each prompt runs once;\n"
          "with -o the runs are logged beside the recipe and an interrupted bisect resumes. Exit 0 when found,\n"
          "1 when the ends do not behave as claimed, 3 on server failure.\n"
-         "Example: comfy-replay bisect good.json 5f1c0b9e-2a77-4c1e-9a51-0d6b1c3e8f42 -o culprit.yaml")
+         "Example: comfy-replay bisect 1a567a26-bc8d-43fa-ac59-6530fa6aead0 236fddc5-58cc-47dd-ba51-94740186d175 -o culprit.yaml")
 @arguments(_bisect_args)
 def cmd_bisect(ctx: Context) -> int:
     from replay.bisect import bisect_jobs, bisect_target, log_path, plan_bisect, write_bisect  # noqa: PLC0415
