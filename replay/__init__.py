@@ -50,7 +50,7 @@ _EXPORTS: dict[str, str] = {
     "verdict": "replay.repro",
     "bisect_jobs": "replay.bisect",
     "plan_bisect": "replay.bisect",
-    "find_changes": "replay.bisect",
+    "find_changes": "replay.changeset",
     "write_bisect": "replay.bisect",
     "BisectResult": "replay.bisect",
     "submit_prompt": "replay.submit",
