@@ -442,6 +442,23 @@ def test_the_recorded_real_jobs_bisect_to_the_batch_sizes_a_real_comfyui_blamed(
     assert data["runs"] == len(server.submissions) <= 8
 
 
+def test_a_recorded_real_job_with_removed_added_and_rewired_nodes_groups_them_and_finds_the_batch_size(
+    server: FakeComfy,
+) -> None:
+    good = job_from_document(load("bisect/blend_good.job.json"))
+    bad = job_from_document(load("bisect/blend_rewired_bad.job.json"))
+    assert good.prompt is not None and bad.prompt is not None
+    groups = [sorted(g.ids) for g in find_changes(good.prompt, bad.prompt)]
+    assert sorted(groups) == [["+8", "+9", "4.image2"], ["-3", "4.image1"], ["1.height"], ["2.batch_size"]]
+    server.rules.append(PromptRule(class_type="ImageBlend", when=batch_mismatch, exception_type="RuntimeError",
+                                   message="The size of tensor a (2) must match the size of tensor b (3)"))
+    with client_for(server) as client:
+        result = bisect_jobs(client, good, bad)
+    assert [c.id for c in result.culprits] == ["2.batch_size"] and result.minimal
+    assert result.submissions == len(server.submissions) == 5  # a real ComfyUI 0.33 needed 5 runs too
+    assert no_prompt_twice(server)
+
+
 # ------------------------------------------------------------------------------------------- property
 
 
