@@ -15,7 +15,7 @@ from fakecomfy_rules import PromptRule, any_of, batch_mismatch, has_values, inpu
 from fakecomfy_run import make_job
 from graphs import link, node
 from helpers import load
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from replay.bisect import (
@@ -463,44 +463,60 @@ def test_a_recorded_real_job_with_removed_added_and_rewired_nodes_groups_them_an
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> tuple[int, list[set[int]], int | None]:
-    """A number of changes, failure rules (each: a set of changes that fail together; any rule fails), and
-    maybe one change that makes the run fail another way."""
+def scenarios(draw: st.DrawFn) -> tuple[int, list[set[int]], tuple[int, int] | None]:
+    """A number of changes; failure rules (each a set of changes that fail together; any rule fails); and maybe
+    a pair (X, Y): change X without change Y fails another way at X's node (never in BAD, which has both)."""
     count = draw(st.integers(1, 16))
     rules = draw(st.lists(st.sets(st.integers(0, count - 1), min_size=1, max_size=3), min_size=1, max_size=3))
-    other = draw(st.one_of(st.none(), st.integers(0, count - 1)))
+    other = None
+    if count >= 2 and draw(st.booleans()):
+        x = draw(st.integers(0, count - 1))
+        y = draw(st.sampled_from([i for i in range(count) if i != x]))
+        other = (x, y)
     return count, rules, other
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(scenario=scenarios())
 def test_property_the_answer_fails_is_1_minimal_and_no_prompt_runs_twice(
-    server: FakeComfy, scenario: tuple[int, list[set[int]], int | None]
+    server: FakeComfy, scenario: tuple[int, list[set[int]], tuple[int, int] | None]
 ) -> None:
     count, rules, other = scenario
     server.clear_rules()
     server.clear_log()
-    if other is not None and any(other in rule for rule in rules):
-        other = None
     good_prompt, bad_prompt = blur_chain(count), changed_chain(count)
+
+    def radius(prompt: dict[str, Any], i: int) -> Any:
+        return prompt[str(10 + i)]["inputs"]["blur_radius"]
+
+    def outcome(prompt: dict[str, Any]) -> str:
+        """What the fake server does with a candidate: the other failure comes first (its node runs earlier)."""
+        if other is not None and radius(prompt, other[0]) == 2 and radius(prompt, other[1]) == 1:
+            return "unresolved"
+        return "fail" if any(all(radius(prompt, i) == 2 for i in rule) for rule in rules) else "pass"
+
     if other is not None:
-        server.rules.append(PromptRule(node_id=str(10 + other), when=radius_two(other), exception_type="ValueError",
-                                       message="another failure"))
-        bad_prompt[str(10 + other)]["inputs"]["blur_radius"] = 3  # BAD takes another value: no other failure
+        x, y = other
+        server.rules.append(PromptRule(node_id=str(10 + x), exception_type="ValueError", message="another failure",
+                                       when=has_values({(str(10 + x), "blur_radius"): 2,
+                                                        (str(10 + y), "blur_radius"): 1})))
     server.rules.append(rule_at("2", any_of(*(radius_two(*rule) for rule in rules))))
     good, bad = ends(good_prompt, bad_prompt, "2")
-
-    def fails(prompt: dict[str, Any]) -> bool:
-        return any(all(prompt[str(10 + i)]["inputs"]["blur_radius"] == 2 for i in rule) for rule in rules)
-
     with client_for(server) as client:
         result = bisect_jobs(client, good, bad, max_runs=10_000)
     assert result.ends_problem is None and result.prompt is not None
-    assert fails(result.prompt)
-    assert result.minimal
-    for change in result.culprits:
-        rest = [c for c in result.culprits if c is not change]
-        assert not fails(apply_changes(good_prompt, bad_prompt, rest))
+    assert outcome(result.prompt) == "fail"
+    event("some run unresolved" if any(run.outcome == "unresolved" for run in result.runs) else "no run unresolved")
+    event("proven minimal" if result.minimal else "not proven minimal")
+    for run in result.runs:
+        assert run.outcome == outcome(apply_changes(good_prompt, bad_prompt, [
+            c for g in result.groups for c in g.changes if c.id in run.changes]))
+    removals = [outcome(apply_changes(good_prompt, bad_prompt, [c for c in result.culprits if c is not change]))
+                for change in result.culprits]
+    assert "fail" not in removals  # 1-minimal: no single culprit can go
+    assert result.minimal == all(r == "pass" for r in removals)
+    if other is None:
+        assert result.minimal
     assert no_prompt_twice(server)
     assert result.submissions == len(server.submissions)
 
