@@ -517,6 +517,23 @@ def bisect_target(out: str, bad_id: str | None) -> str:
     return str(Path(out) / f"{bad_id or 'bad'}.bisect.yaml")
 
 
+def check_target(target: str, *, force: bool = False) -> None:
+    """Refuse, before any run, a recipe path that holds something other than a bisect's answer (unless `force`)."""
+    from replay import canonical  # noqa: PLC0415
+    from replay.errors import DocumentError, TargetExistsError  # noqa: PLC0415
+
+    path = Path(target)
+    if force or target == "-" or not path.exists():
+        return
+    try:
+        data = canonical.loads(path.read_bytes(), file=target)
+    except (DocumentError, OSError):
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("bisect"), dict):
+        raise TargetExistsError(f"{target} exists and is not the recipe of a bisect; refusing to overwrite it "
+                                "(choose another -o path, or pass --force)", path=target)
+
+
 def write_bisect(result: BisectResult, out: str, *, force: bool = False, api_key: str | None = None) -> tuple[str, str]:
     """Write the answer's recipe to `out` (see `bisect_target`); return (path, state) where state is
     "written", "unchanged" or, for `-`, the recipe text."""
@@ -557,6 +574,7 @@ __all__ = [
     "bisect_recipe",
     "bisect_section",
     "bisect_target",
+    "check_target",
     "culprit_diff",
     "ddmin",
     "find_changes",

@@ -655,3 +655,18 @@ def test_o_dash_prints_the_recipe_on_stdout_and_the_answer_on_stderr(server: Fak
     recipe = loads_recipe(out)
     assert recipe["bisect"]["culprits"] == ["10.blur_radius"]
     assert "culprits (1 change of 2, 1-minimal)" in err
+
+
+def test_a_file_at_the_o_path_that_is_not_a_bisect_recipe_is_refused_before_any_run(
+    server: FakeComfy, tmp_path: Path
+) -> None:
+    server.rules.append(rule_at("2", radius_two(0)))
+    good_id, bad_id = serve_ends(server, blur_chain(2), changed_chain(2), "2")
+    target = tmp_path / "notes.yaml"
+    target.write_text("my: notes\n")
+    code, out, err = run_cli(["bisect", good_id, bad_id, "-o", str(target)], server)
+    assert code == 2 and "is not the recipe of a bisect" in err
+    assert server.submissions == [] and target.read_text() == "my: notes\n"
+    code, _, err = run_cli(["bisect", good_id, bad_id, "-o", str(target), "--force"], server)
+    assert code == 0, err
+    assert loads_recipe(target.read_text())["bisect"]["culprits"] == ["10.blur_radius"]

@@ -30,7 +30,7 @@ def _bisect_args(p: argparse.ArgumentParser) -> None:
                    help="seconds to wait for each run (default 600); a run still going is unresolved")
     p.add_argument("--no-preflight", action="store_true",
                    help="submit candidates without checking them against the graph rules and /object_info first")
-    p.add_argument("--force", action="store_true", help="overwrite a recipe of another job at the -o path")
+    p.add_argument("--force", action="store_true", help="overwrite a file at the -o path that is not a bisect recipe")
 
 
 @command("bisect", "find which of BAD's changes make GOOD fail, with real runs (delta debugging)",
@@ -41,7 +41,14 @@ def _bisect_args(p: argparse.ArgumentParser) -> None:
          "Example: comfy-replay bisect 1a567a26-bc8d-43fa-ac59-6530fa6aead0 236fddc5-58cc-47dd-ba51-94740186d175 -o culprit.yaml")
 @arguments(_bisect_args)
 def cmd_bisect(ctx: Context) -> int:
-    from replay.bisect import bisect_jobs, bisect_target, log_path, plan_bisect, write_bisect  # noqa: PLC0415
+    from replay.bisect import (  # noqa: PLC0415
+        bisect_jobs,
+        bisect_target,
+        check_target,
+        log_path,
+        plan_bisect,
+        write_bisect,
+    )
     from replay.bisect_render import render_bisect, render_plan  # noqa: PLC0415
 
     a = ctx.args
@@ -60,6 +67,8 @@ def cmd_bisect(ctx: Context) -> int:
             ctx.stdout.write(render_plan(result))
         return EXIT_OK
     target = bisect_target(a.output, bad.id) if a.output else None
+    if target is not None:
+        check_target(target, force=a.force)
     show = _progress(ctx)
     try:
         result = bisect_jobs(ctx.client(), good, bad, max_runs=a.max_runs, trust_ends=a.trust_ends,
