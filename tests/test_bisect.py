@@ -591,6 +591,15 @@ def test_ends_that_do_not_behave_exit_1_with_what_happened(server: FakeComfy) ->
     assert "ends: BAD did not fail the same way when run again" in out
 
 
+def test_max_runs_spent_before_the_ends_are_confirmed_is_no_answer_exit_1(server: FakeComfy) -> None:
+    server.rules.append(rule_at("2", radius_two(0)))
+    good_id, bad_id = serve_ends(server, blur_chain(2), changed_chain(2), "2")
+    code, out, err = run_cli(["bisect", good_id, bad_id, "--max-runs", "1"], server)
+    assert code == 1, err
+    assert "stopped: --max-runs 1 was spent before the ends were confirmed" in out
+    assert len(server.submissions) == 1
+
+
 @pytest.mark.parametrize("args", [["--max-runs", "0"], ["-o", "-", "--json"]])
 def test_bad_options_are_usage_errors(server: FakeComfy, args: list[str]) -> None:
     good_id, bad_id = serve_ends(server, blur_chain(2), changed_chain(2), "2")

@@ -92,7 +92,8 @@ def cmd_bisect(ctx: Context) -> int:
             ctx.stdout.write(rendered)
     if text is not None:
         ctx.stdout.write(text)
-    return EXIT_NEGATIVE if result.ends_problem else EXIT_OK
+    # No answer at all (the ends misbehaved, or --max-runs ran out before they were confirmed) is a negative one.
+    return EXIT_OK if result.found else EXIT_NEGATIVE
 
 
 def _progress(ctx: Context) -> Callable[[Progress], None] | None:
