@@ -15,11 +15,11 @@ saved before an input was added) take the definition's default, and each such no
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from replay.errors import InputError
-from replay.nodedefs import CONTROL_MODES, InputDef, NodeDef, NodeDefs, types_match
+from replay.nodedefs import CONTROL_MODES, UPLOAD_FLAGS, InputDef, NodeDef, NodeDefs, types_match
 from replay.workflow import is_link, natural_key
 
 PRIMITIVE = "PrimitiveNode"
@@ -27,6 +27,37 @@ REROUTE = "Reroute"
 NOTES = frozenset({"Note", "MarkdownNote"})
 FRONTEND_ONLY = NOTES | {PRIMITIVE, REROUTE}
 MUTED, BYPASSED = 2, 4
+
+
+@dataclass(frozen=True)
+class FrontendWidgets:
+    """Widgets that a frontend extension adds to a node class, beyond what its definition lists.
+
+    Each takes one ``widgets_values`` slot and is submitted under its name, like a definition's
+    widget. ``after`` is the definition input they follow (None: after the last one); ``grow``
+    names a list that takes every value left (``option{}`` → ``option1``, ``option2``, …);
+    ``replaces_upload`` says the extension's buttons stand in for the generic upload button.
+    """
+
+    after: str | None
+    names: tuple[str, ...] = ()
+    grow: str | None = None
+    replaces_upload: bool = False
+
+
+# What the frontend's per-class extensions add (ComfyUI_frontend 1.49, `src/extensions/core/`):
+# the custom combo's index and growing option list (`customCombo`), the 3D loader's buttons and
+# the 3D viewers' preview image (`load3d`). Everything else follows from the definitions.
+FRONTEND_WIDGETS: Mapping[str, FrontendWidgets] = {
+    "CustomCombo": FrontendWidgets(after="choice", names=("index",), grow="option{}"),
+    "Load3D": FrontendWidgets(
+        after="model_file",
+        names=("upload 3d model", "upload extra resources", "clear"),
+        replaces_upload=True,
+    ),
+    "Preview3D": FrontendWidgets(after=None, names=("image",)),
+    "SaveGLB": FrontendWidgets(after=None, names=("image",)),
+}
 
 
 @dataclass
@@ -103,11 +134,15 @@ class _Converter:
         self.defs = defs
         definitions = ui.get("definitions")
         subgraphs = definitions.get("subgraphs") if isinstance(definitions, Mapping) else None
+        self.root = _Scope(_read_graph(ui))
         self.subgraphs: dict[str, _Graph] = {}
+        used = {int(k) for k in self.root.graph.nodes if k.isdecimal()}
+        last = _last_node_id(ui, used)
         for raw in subgraphs if isinstance(subgraphs, list) else []:
             if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
-                self.subgraphs[raw["id"]] = _read_graph(raw)
-        self.root = _Scope(_read_graph(ui))
+                graph = _read_graph(raw)
+                last = _dedupe_node_ids(graph, used, last)
+                self.subgraphs[raw["id"]] = graph
         self.notes: list[str] = []
         self.unknown: dict[str, list[str]] = {}
         self._widget_cache: dict[int, dict[str, Any]] = {}
@@ -192,20 +227,21 @@ class _Converter:
             return cached
         raw = node.get("widgets_values")
         values: dict[str, Any] = {}
+        extension = FRONTEND_WIDGETS.get(definition.name)
         if isinstance(raw, Mapping):
             reader: _PositionalValues | _NamedValues = _NamedValues(raw)
-            reader.fill(definition.inputs, values)
+            reader.fill(definition.inputs, values, extension)
         else:
             stored = raw if isinstance(raw, list) else []
             reader = _PositionalValues(stored)
-            reader.fill(definition.inputs, values)
+            reader.fill(definition.inputs, values, extension)
             named = node.get("widgets_values_named")
             if (reader.missing or reader.position < len(stored)) and isinstance(named, Mapping):
                 # The stored values do not fit this definition (a file from another ComfyUI
                 # version); the frontend's by-name copy of the same values is the safer reading.
                 by_name: dict[str, Any] = {}
                 reader = _NamedValues(named)
-                reader.fill(definition.inputs, by_name)
+                reader.fill(definition.inputs, by_name, extension)
                 if by_name != values:
                     self.notes.append(
                         f"node {node_id} ({definition.name}): widgets_values do not fit the definition; "
@@ -462,9 +498,14 @@ class _PositionalValues:
         self.position = 0
         self.missing: list[str] = []
 
-    def fill(self, specs: tuple[InputDef, ...], out: dict[str, Any]) -> None:
+    def fill(
+        self, specs: tuple[InputDef, ...], out: dict[str, Any], extension: FrontendWidgets | None = None
+    ) -> None:
         values = self.values
         for spec in specs:
+            if extension is not None and extension.after == spec.name:
+                self._fill_extension(spec, out, extension)
+                continue
             if not spec.is_widget:
                 continue
             if not spec.is_stored:
@@ -491,6 +532,22 @@ class _PositionalValues:
                 self.position += 1
             if spec.variants and isinstance(value, str) and value in spec.variants:
                 self.fill(spec.variants[value], out)
+        if extension is not None and extension.after is None:
+            self._fill_extension(None, out, extension)
+
+    def _fill_extension(self, spec: InputDef | None, out: dict[str, Any], extension: FrontendWidgets) -> None:
+        """The definition's widget ``spec`` (if any), then the widgets the extension adds after it."""
+        if spec is not None:
+            self.fill((_no_upload(spec) if extension.replaces_upload else spec,), out)
+        values = self.values
+        for name in extension.names:
+            if self.position < len(values):
+                out[name] = values[self.position]
+                self.position += 1
+        if extension.grow is not None:
+            for number, value in enumerate(values[self.position :], start=1):
+                out[extension.grow.format(number)] = value
+            self.position = len(values)
 
 
 class _NamedValues:
@@ -500,7 +557,18 @@ class _NamedValues:
         self.values = values
         self.missing: list[str] = []
 
-    def fill(self, specs: tuple[InputDef, ...], out: dict[str, Any]) -> None:
+    def fill(
+        self, specs: tuple[InputDef, ...], out: dict[str, Any], extension: FrontendWidgets | None = None
+    ) -> None:
+        if extension is not None:
+            out.update((n, v) for n, v in self.values.items() if n in extension.names)
+            if extension.grow is not None:
+                prefix = extension.grow.format("")
+                out.update(
+                    (n, v)
+                    for n, v in self.values.items()
+                    if n.startswith(prefix) and n[len(prefix) :].isdecimal()
+                )
         for spec in specs:
             if not spec.is_widget:
                 continue
@@ -513,6 +581,12 @@ class _NamedValues:
                 out[spec.name] = value
             if spec.variants and isinstance(value, str) and value in spec.variants:
                 self.fill(spec.variants[value], out)
+
+
+def _no_upload(spec: InputDef) -> InputDef:
+    """The same input without its upload flags (an extension brings its own buttons)."""
+    options = {k: v for k, v in spec.options.items() if k not in UPLOAD_FLAGS}
+    return replace(spec, options=options)
 
 
 def _read_graph(raw: Mapping[str, Any]) -> _Graph:
@@ -535,6 +609,53 @@ def _read_graph(raw: Mapping[str, Any]) -> _Graph:
         if isinstance(io_node, Mapping) and "id" in io_node:
             setattr(graph, attr, _key(io_node["id"]))
     return graph
+
+
+def _last_node_id(ui: Mapping[str, Any], used: set[int]) -> int:
+    """The highest node id handed out so far: ``last_node_id`` (format 0.4) or ``state.lastNodeId`` (1)."""
+    state = ui.get("state")
+    candidates = [ui.get("last_node_id"), state.get("lastNodeId") if isinstance(state, Mapping) else None]
+    numbers = [c for c in candidates if isinstance(c, int) and not isinstance(c, bool)]
+    return max([*numbers, *used, 0])
+
+
+def _dedupe_node_ids(graph: _Graph, used: set[int], last: int) -> int:
+    """Give inner nodes whose ids are already taken new ids, as the frontend does on load.
+
+    The frontend (``deduplicateSubgraphNodeIds``) keeps node ids unique across the root graph and
+    every subgraph definition: walking the definitions in file order, a numeric id already used
+    gets the next free id after the highest one so far, and the definition's links follow. Returns
+    the new highest id.
+    """
+    remap: dict[str, str] = {}
+    nodes: dict[str, dict[str, Any]] = {}
+    for key, node in graph.nodes.items():
+        number = node.get("id")
+        if not isinstance(number, int) or isinstance(number, bool):
+            nodes[key] = node
+            continue
+        if number in used:
+            last += 1
+            while last in used:
+                last += 1
+            number = last
+            remap[key] = str(number)
+            node = {**node, "id": number}
+        last = max(last, number)
+        used.add(number)
+        nodes[str(number)] = node
+    if remap:
+        graph.nodes = nodes
+        graph.links = {
+            key: _Link(
+                remap.get(ln.origin, ln.origin),
+                ln.origin_slot,
+                remap.get(ln.target, ln.target),
+                ln.target_slot,
+            )
+            for key, ln in graph.links.items()
+        }
+    return last
 
 
 def _read_link(link: Any) -> tuple[str, _Link] | None:
@@ -561,8 +682,6 @@ def _inputs(node: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _key(value: Any) -> str:
     return str(value)
-
-
 
 
 def _wrap(value: Any) -> Any:
