@@ -77,6 +77,8 @@ class _Value:
     """A resolved input that is a value (a PrimitiveNode's or a promoted widget's), not a link."""
 
     value: Any
+    primitive: bool = False
+    """True for a PrimitiveNode's value: the frontend writes it into plain widgets only."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,10 @@ class _Converter:
             kind = node.get("type")
             mode = node.get("mode", 0)
             if kind in self.subgraphs:
-                if mode in (MUTED, BYPASSED):
+                # Only the root graph's muted and bypassed instances are left out: the frontend
+                # collects the nodes inside a nested instance whatever that instance's mode (a
+                # bypassed one still passes its inputs through to its consumers).
+                if mode in (MUTED, BYPASSED) and not scope.path:
                     continue
                 if kind in seen:
                     raise InputError(f"subgraph {kind} contains itself (node {scope.exec_id(node_id)})")
@@ -289,7 +294,7 @@ class _Converter:
             return self._resolve_instance_output(scope, node, slot, want, visited)
         if kind == PRIMITIVE:
             stored = node.get("widgets_values")
-            return _Value(stored[0]) if isinstance(stored, list) and stored else None
+            return _Value(stored[0], primitive=True) if isinstance(stored, list) and stored else None
         if kind in FRONTEND_ONLY:
             slots = self._runtime_inputs(scope, node)
             if slot < len(slots) and slots[slot][2] is not None:
@@ -366,7 +371,10 @@ class _Converter:
             return None
         _, kind, link_id = slots[index]
         if link_id is not None:
-            return self._resolve_link(scope.parent, link_id, kind, visited)
+            outer = self._resolve_link(scope.parent, link_id, kind, visited)
+            # A PrimitiveNode cannot set a subgraph instance's widget (the frontend finds no widget
+            # of that name on the instance), so the inner widget keeps its own value.
+            return None if isinstance(outer, _Value) and outer.primitive else outer
         promoted = self._promoted(scope)
         source = promoted[index] if index < len(promoted) else None
         return None if source is None else _Value(source[1])

@@ -250,6 +250,10 @@ KNOWN_TEMPLATE_PROBLEMS = {
     ("video_ltx2_3_ic_lora", '$["129:122"].inputs.bit_depth'): "CreateVideo bit_depth became a combo",
     ("video_ltx2_3_t2v", '$["267:242"].inputs.bit_depth'): "CreateVideo bit_depth became a combo",
     ("video_minimax_h3_multiframe_reference", '$["130"].inputs.bit_depth'): "CreateVideo bit_depth became a combo",
+    # The frontend sends the inner nodes of a bypassed instance nested in a subgraph; their image came
+    # from a bypassed LoadImage, which passes nothing through.
+    ("flux1_dev_uso_reference_image_gen", '$["112:55:117"].inputs.image'): "fed by a bypassed LoadImage",
+    ("flux1_dev_uso_reference_image_gen", '$["112:56:119"].inputs.image'): "fed by a bypassed LoadImage",
 }
 
 
