@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 from replay.errors import InputError
@@ -238,7 +239,8 @@ class _Converter:
             reader.fill(definition.inputs, values, extension)
         else:
             stored = raw if isinstance(raw, list) else []
-            reader = _PositionalValues(stored)
+            usual = None if self.defs.nested_order_known else self.defs.usual_positions()
+            reader = _PositionalValues(stored, usual_positions=usual)
             reader.fill(definition.inputs, values, extension)
             named = node.get("widgets_values_named")
             if (reader.missing or reader.position < len(stored)) and isinstance(named, Mapping):
@@ -501,10 +503,12 @@ class _Converter:
 class _PositionalValues:
     """Reads a list of widget values in widget-creation order, skipping companion values."""
 
-    def __init__(self, values: list[Any]) -> None:
+    def __init__(self, values: list[Any], *, usual_positions: Mapping[str, float] | None = None) -> None:
         self.values = values
         self.position = 0
         self.missing: list[str] = []
+        self.usual_positions = usual_positions
+        """Given when the definitions lost the order of dynamic-combo inputs: recover it (`_fit_order`)."""
 
     def fill(
         self, specs: tuple[InputDef, ...], out: dict[str, Any], extension: FrontendWidgets | None = None
@@ -539,7 +543,10 @@ class _PositionalValues:
             if spec.has_upload and self.position < len(values):
                 self.position += 1
             if spec.variants and isinstance(value, str) and value in spec.variants:
-                self.fill(spec.variants[value], out)
+                children = spec.variants[value]
+                if self.usual_positions is not None:
+                    children = _fit_order(children, values, self.position, self.usual_positions)
+                self.fill(children, out)
         if extension is not None and extension.after is None:
             self._fill_extension(None, out, extension)
 
@@ -556,6 +563,88 @@ class _PositionalValues:
             for number, value in enumerate(values[self.position :], start=1):
                 out[extension.grow.format(number)] = value
             self.position = len(values)
+
+
+def _fit_order(
+    specs: tuple[InputDef, ...], values: list[Any], start: int, usual: Mapping[str, float]
+) -> tuple[InputDef, ...]:
+    """The order of a dynamic-combo option's inputs that best explains the stored values.
+
+    Used when the definitions were saved with sorted keys, which loses the order the server gave
+    the inputs of each option (the frontend creates their widgets in that order). Required inputs
+    come before optional ones, as the server sends them; within a group, the order is the one in
+    which every value fits its widget (a combo's list, a number's type and range, a boolean, a
+    string) and the most values equal their widget's default; ties go to the order in which inputs
+    of those names usually stand in the definitions (``width`` before ``height``). When no order
+    fits, the given one is kept.
+    """
+    stored = sorted(
+        (spec for spec in specs if spec.is_stored),
+        key=lambda spec: usual.get(spec.name.rsplit(".", 1)[-1], 0.5),
+    )
+    if len(stored) < 2:
+        return specs
+
+    @cache
+    def best(remaining: frozenset[int], position: int) -> tuple[int, tuple[int, ...]] | None:
+        if not remaining:
+            return 0, ()
+        if position >= len(values):  # a file older than the definition: the rest take defaults
+            return 0, tuple(sorted(remaining))
+        required = [i for i in remaining if stored[i].required]
+        found: tuple[int, tuple[int, ...]] | None = None
+        for index in sorted(required) if required else sorted(remaining):
+            spec, value = stored[index], values[position]
+            if not _fits(spec, value):
+                continue
+            rest = best(remaining - {index}, _skip(spec, values, position, usual))
+            if rest is None:
+                continue
+            score = rest[0] + (1 if _same(value, spec.default) else 0)
+            if found is None or score > found[0]:
+                found = score, (index, *rest[1])
+        return found
+
+    result = best(frozenset(range(len(stored))), start)
+    if result is None:
+        return specs
+    return tuple(stored[i] for i in result[1]) + tuple(spec for spec in specs if not spec.is_stored)
+
+
+def _fits(spec: InputDef, value: Any) -> bool:
+    """True when ``value`` could be the stored value of the widget of ``spec``."""
+    kind = spec.widget_type
+    if spec.variants:
+        return isinstance(value, str) and value in spec.variants
+    if kind == "COMBO":
+        return not spec.choices or value in spec.choices
+    if kind == "BOOLEAN":
+        return isinstance(value, bool)
+    if kind in ("INT", "FLOAT"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if kind == "INT" and isinstance(value, float) and not value.is_integer():
+            return False
+        low, high = spec.options.get("min"), spec.options.get("max")
+        return not (isinstance(low, (int, float)) and value < low) and not (
+            isinstance(high, (int, float)) and value > high
+        )
+    if kind in ("STRING", "TEXTAREA", "MARKDOWN"):
+        return isinstance(value, str)
+    return True
+
+
+def _skip(spec: InputDef, values: list[Any], position: int, usual: Mapping[str, float]) -> int:
+    """The position after the value of ``spec`` at ``position`` and its companion values."""
+    reader = _PositionalValues(values, usual_positions=usual)
+    reader.position = position
+    reader.fill((spec,), {})
+    return reader.position
+
+
+def _same(value: Any, default: Any) -> bool:
+    """Equal and of the same kind (``True`` is not ``1``)."""
+    return isinstance(value, bool) == isinstance(default, bool) and bool(value == default)
 
 
 class _NamedValues:

@@ -178,8 +178,29 @@ class NodeDef:
 class NodeDefs(Mapping[str, NodeDef]):
     """All node classes a server offers, by class name (read-only mapping)."""
 
-    def __init__(self, classes: Mapping[str, NodeDef]) -> None:
+    def __init__(self, classes: Mapping[str, NodeDef], *, nested_order_known: bool = True) -> None:
         self._classes = dict(classes)
+        self.nested_order_known = nested_order_known
+        self._positions: dict[str, float] | None = None
+        """False when the file was saved with its keys sorted: then the order of the inputs inside
+        dynamic-combo options (which, unlike a class's own inputs, have no ``input_order``) is lost."""
+
+    def usual_positions(self) -> Mapping[str, float]:
+        """Input name → where inputs of that name usually stand among their class's inputs (0 first, 1 last).
+
+        Averaged over every class's top-level inputs, whose order the server always gives; used to
+        guess the order of inputs whose own order was lost (`nested_order_known`).
+        """
+        if self._positions is None:
+            sums: dict[str, list[float]] = {}
+            for definition in self._classes.values():
+                names = [spec.name for spec in definition.inputs]
+                for index, name in enumerate(names):
+                    entry = sums.setdefault(name, [0.0, 0.0])
+                    entry[0] += index / (len(names) - 1) if len(names) > 1 else 0.5
+                    entry[1] += 1
+            self._positions = {name: total / count for name, (total, count) in sums.items()}
+        return self._positions
 
     def __getitem__(self, name: str) -> NodeDef:
         return self._classes[name]
@@ -203,7 +224,7 @@ class NodeDefs(Mapping[str, NodeDef]):
             if not isinstance(raw, Mapping):
                 raise DocumentError(f"object_info: the definition of {name!r} is not an object")
             classes[name] = _parse_class(name, raw)
-        return cls(classes)
+        return cls(classes, nested_order_known=not _keys_sorted(data))
 
 
 def load_object_info(path: str | Path) -> NodeDefs:
@@ -228,6 +249,25 @@ def load_object_info(path: str | Path) -> NodeDefs:
         return NodeDefs.from_dict(data)
     except DocumentError as exc:
         raise DocumentError(exc.message, file=file) from exc
+
+
+def _keys_sorted(data: Mapping[str, Any]) -> bool:
+    """True when every class lists its inputs alphabetically although ``input_order`` shows that the
+    server sent another order: the dump was re-saved with sorted keys (``json.dump(sort_keys=True)``)."""
+    reordered = False
+    for raw in data.values():
+        section, order = raw.get("input"), raw.get("input_order")
+        if not isinstance(section, Mapping) or not isinstance(order, Mapping):
+            continue
+        for group, names in order.items():
+            listed = section.get(group)
+            if not isinstance(listed, Mapping) or not isinstance(names, list):
+                continue
+            keys = list(listed)
+            if keys != sorted(keys):
+                return False
+            reordered = reordered or [n for n in names if n in listed] != keys
+    return reordered
 
 
 def _parse_class(name: str, raw: Mapping[str, Any]) -> NodeDef:
