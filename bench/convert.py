@@ -15,8 +15,8 @@ import comfyui_workflow_templates_json as package
 from replay.convert import convert_workflow
 from replay.nodedefs import load_object_info
 
-ROUNDS = 3
-OBJECT_INFO = Path(__file__).resolve().parent.parent / "tests" / "data" / "object_info.json.gz"
+ROUNDS = 7
+OBJECT_INFO = Path(__file__).resolve().parent.parent / "tests" / "data" / "object_info_with_api_nodes.json.gz"
 
 
 def main() -> None:

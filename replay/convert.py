@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from replay.errors import InputError
 from replay.nodedefs import CONTROL_MODES, UPLOAD_FLAGS, InputDef, NodeDef, NodeDefs, types_match
-from replay.workflow import is_link, natural_key
+from replay.workflow import natural_key
 
 PRIMITIVE = "PrimitiveNode"
 REROUTE = "Reroute"
@@ -82,8 +82,7 @@ class _Value:
     """True for a PrimitiveNode's value: the frontend writes it into plain widgets only."""
 
 
-@dataclass(frozen=True)
-class _Link:
+class _Link(NamedTuple):
     origin: str
     origin_slot: int
     target: str
@@ -149,6 +148,7 @@ class _Converter:
         self.notes: list[str] = []
         self.unknown: dict[str, list[str]] = {}
         self._widget_cache: dict[int, dict[str, Any]] = {}
+        self._slots_cache: dict[int, list[tuple[str, str, Any]]] = {}
 
     # -- walking the graph ---------------------------------------------------------------------
 
@@ -165,11 +165,12 @@ class _Converter:
             )
         prompt: dict[str, Any] = {}
         for scope, node in executable:
-            node_id = scope.exec_id(_key(node.get("id")))
+            node_id = scope.exec_id(str(node.get("id")))
             prompt[node_id] = self._emit(scope, node, node_id)
         for node_id, entry in prompt.items():
             inputs = entry["inputs"]
-            for name in [n for n, v in inputs.items() if is_link(v) and v[0] not in prompt]:
+            # Every list among the inputs is a link: list values were wrapped in ``__value__``.
+            for name in [n for n, v in inputs.items() if type(v) is list and v[0] not in prompt]:
                 del inputs[name]
                 self.notes.append(
                     f"node {node_id}: input {name!r} linked a node that is muted or missing; dropped"
@@ -268,7 +269,7 @@ class _Converter:
     def _resolve_link(
         self, scope: _Scope, link_id: Any, want: str, visited: set[tuple[Any, ...]]
     ) -> Resolved:
-        link = scope.graph.links.get(_key(link_id))
+        link = scope.graph.links.get(str(link_id))
         if link is None:
             self.notes.append(
                 f"link {link_id} in {'/'.join(scope.path) or 'the root graph'} does not exist; input left unlinked"
@@ -284,7 +285,7 @@ class _Converter:
     def _resolve_output(
         self, scope: _Scope, node: dict[str, Any], slot: int, want: str, visited: set[tuple[Any, ...]]
     ) -> Resolved:
-        node_id = _key(node.get("id"))
+        node_id = str(node.get("id"))
         mark = (scope.path, node_id, "out", slot)
         if mark in visited:
             raise InputError(f"links loop through node {scope.exec_id(node_id)}")
@@ -333,7 +334,7 @@ class _Converter:
                 )
         if index < 0 or index >= len(slots):
             self.notes.append(
-                f"bypassed node {scope.exec_id(_key(node.get('id')))} has no input of type {want}; its consumers lose the link"
+                f"bypassed node {scope.exec_id(str(node.get('id')))} has no input of type {want}; its consumers lose the link"
             )
             return None
         _, kind, link_id = slots[index]
@@ -342,7 +343,7 @@ class _Converter:
     def _resolve_instance_output(
         self, scope: _Scope, node: dict[str, Any], slot: int, want: str, visited: set[tuple[Any, ...]]
     ) -> Resolved:
-        node_id = _key(node.get("id"))
+        node_id = str(node.get("id"))
         inner = scope.children.get(node_id)
         if inner is None:  # a muted instance: keep the link so that pruning drops it
             return scope.exec_id(node_id), slot
@@ -426,7 +427,7 @@ class _Converter:
         graph = scope.graph
         declared = graph.inputs[index].get("linkIds") if index < len(graph.inputs) else None
         link_ids = (
-            [_key(i) for i in declared]
+            [str(i) for i in declared]
             if isinstance(declared, list)
             else [
                 k
@@ -439,12 +440,12 @@ class _Converter:
             target = graph.nodes.get(link.target) if link else None
             if target is None:
                 continue
-            slot = next((s for s in _inputs(target) if _key(s.get("link")) == link_id), None)
+            slot = next((s for s in _inputs(target) if str(s.get("link")) == link_id), None)
             if slot is None:
                 continue
             kind = target.get("type")
             if kind in self.subgraphs:
-                child = scope.children.get(_key(target.get("id")))
+                child = scope.children.get(str(target.get("id")))
                 inner_index = next(
                     (
                         i
@@ -466,12 +467,18 @@ class _Converter:
             spec = definition.input(name) if isinstance(name, str) else None
             if spec is None or not spec.is_widget:
                 continue
-            values = self._widget_values(target, definition, scope.exec_id(_key(target.get("id"))))
+            values = self._widget_values(target, definition, scope.exec_id(str(target.get("id"))))
             return spec, values.get(spec.name, spec.default)
         return None
 
     def _runtime_inputs(self, scope: _Scope, node: dict[str, Any]) -> list[tuple[str, str, Any]]:
         """A node's input slots as (name, type, link id); an instance's come from its subgraph's inputs."""
+        cached = self._slots_cache.get(id(node))
+        if cached is None:
+            cached = self._slots_cache[id(node)] = self._read_slots(node)
+        return cached
+
+    def _read_slots(self, node: dict[str, Any]) -> list[tuple[str, str, Any]]:
         kind = node.get("type")
         stored = [(str(s.get("name", "")), str(s.get("type", "*")), s.get("link")) for s in _inputs(node)]
         if kind not in self.subgraphs:
@@ -690,7 +697,7 @@ def _read_graph(raw: Mapping[str, Any]) -> _Graph:
     nodes: dict[str, dict[str, Any]] = {}
     for node in raw.get("nodes") or []:
         if isinstance(node, dict) and "id" in node:
-            nodes[_key(node["id"])] = node
+            nodes[str(node["id"])] = node
     links: dict[str, _Link] = {}
     for link in raw.get("links") or []:
         parsed = _read_link(link)
@@ -704,7 +711,7 @@ def _read_graph(raw: Mapping[str, Any]) -> _Graph:
     for name, attr in (("inputNode", "input_node"), ("outputNode", "output_node")):
         io_node = raw.get(name)
         if isinstance(io_node, Mapping) and "id" in io_node:
-            setattr(graph, attr, _key(io_node["id"]))
+            setattr(graph, attr, str(io_node["id"]))
     return graph
 
 
@@ -759,12 +766,12 @@ def _read_link(link: Any) -> tuple[str, _Link] | None:
     """A link as (id, _Link) from a 0.4 tuple ``[id, origin, slot, target, slot, type]`` or a v1 object."""
     try:
         if isinstance(link, list) and len(link) >= 5:
-            return _key(link[0]), _Link(_key(link[1]), int(link[2]), _key(link[3]), int(link[4]))
-        if isinstance(link, Mapping):
-            return _key(link["id"]), _Link(
-                _key(link["origin_id"]),
+            return str(link[0]), _Link(str(link[1]), int(link[2]), str(link[3]), int(link[4]))
+        if isinstance(link, dict):
+            return str(link["id"]), _Link(
+                str(link["origin_id"]),
                 int(link["origin_slot"]),
-                _key(link["target_id"]),
+                str(link["target_id"]),
                 int(link["target_slot"]),
             )
     except (KeyError, TypeError, ValueError):
@@ -775,10 +782,6 @@ def _read_link(link: Any) -> tuple[str, _Link] | None:
 def _inputs(node: Mapping[str, Any]) -> list[dict[str, Any]]:
     slots = node.get("inputs")
     return [s for s in slots if isinstance(s, dict)] if isinstance(slots, list) else []
-
-
-def _key(value: Any) -> str:
-    return str(value)
 
 
 def _wrap(value: Any) -> Any:

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -73,17 +74,17 @@ class InputDef:
     variants: Mapping[str, tuple[InputDef, ...]] = field(default_factory=dict)
     """For a dynamic combo: the inputs each choice adds, already named ``<combo>.<input>``."""
 
-    @property
+    @cached_property
     def widget_type(self) -> str:
         """The widget the frontend renders: ``widgetType`` when given (for multi-type inputs), else the type."""
         override = self.options.get("widgetType")
         return override if isinstance(override, str) else self.type
 
-    @property
+    @cached_property
     def force_input(self) -> bool:
         return bool(self.options.get("forceInput"))
 
-    @property
+    @cached_property
     def is_widget(self) -> bool:
         """True when the input has a widget, so a value for it sits in ``widgets_values``."""
         if self.force_input:
@@ -91,16 +92,16 @@ class InputDef:
         kind = self.widget_type
         return kind in CORE_WIDGET_TYPES or kind in EXTENSION_WIDGET_TYPES
 
-    @property
+    @cached_property
     def is_stored(self) -> bool:
         """True when the widget's value is saved in ``widgets_values`` (the image-compare view is not)."""
         return self.is_widget and self.widget_type not in UNSTORED_WIDGET_TYPES
 
-    @property
+    @cached_property
     def is_combo(self) -> bool:
         return self.widget_type in ("COMBO", DYNAMIC_COMBO)
 
-    @property
+    @cached_property
     def has_control(self) -> bool:
         """True when a "control after generate" mode value follows this widget's value.
 
@@ -115,17 +116,17 @@ class InputDef:
             return bool(flag) if flag is not None else self.name in ("seed", "noise_seed")
         return kind in ("FLOAT", "COMBO") and bool(flag)
 
-    @property
+    @cached_property
     def has_filter_list(self) -> bool:
         """True when a combo's control value is followed by a filter-list string (`control_filter_list`)."""
         return self.has_control and self.widget_type == "COMBO"
 
-    @property
+    @cached_property
     def has_upload(self) -> bool:
         """True when an upload button's value follows this combo's value (`LoadImage`: ``["x.png", "image"]``)."""
         return self.widget_type == "COMBO" and any(self.options.get(flag) for flag in UPLOAD_FLAGS)
 
-    @property
+    @cached_property
     def default(self) -> Any:
         """The value a new widget starts with (None when the definition gives no way to tell)."""
         if "default" in self.options:
