@@ -256,6 +256,11 @@ class _Converter:
                         "read widgets_values_named instead"
                     )
                 values = by_name
+        if isinstance(reader, _PositionalValues) and reader.inferred:
+            self.notes.append(
+                f"node {node_id} ({definition.name}): the definitions were saved with sorted keys; the order of "
+                f"the inputs of {', '.join(reader.inferred)} was inferred from the stored values"
+            )
         if reader.missing:
             self.notes.append(
                 f"node {node_id} ({definition.name}): no stored value for {', '.join(reader.missing)}; "
@@ -516,6 +521,8 @@ class _PositionalValues:
         self.missing: list[str] = []
         self.usual_positions = usual_positions
         """Given when the definitions lost the order of dynamic-combo inputs: recover it (`_fit_order`)."""
+        self.inferred: list[str] = []
+        """The dynamic combos whose inputs were put in order by `_fit_order`."""
 
     def fill(
         self, specs: tuple[InputDef, ...], out: dict[str, Any], extension: FrontendWidgets | None = None
@@ -551,8 +558,9 @@ class _PositionalValues:
                 self.position += 1
             if spec.variants and isinstance(value, str) and value in spec.variants:
                 children = spec.variants[value]
-                if self.usual_positions is not None:
+                if self.usual_positions is not None and sum(1 for c in children if c.is_stored) > 1:
                     children = _fit_order(children, values, self.position, self.usual_positions)
+                    self.inferred.append(spec.name)
                 self.fill(children, out)
         if extension is not None and extension.after is None:
             self._fill_extension(None, out, extension)
