@@ -7,6 +7,12 @@ the first input of a matching type, into and out of subgraphs (inner nodes get p
 ``"12:5"``), and ``PrimitiveNode`` values are written into the inputs they feed. Muted nodes
 (mode 2) and notes are dropped, and so is every input that links to a node not in the result.
 
+Inner node ids that collide with ids already used are renumbered as the frontend does on load;
+instances nested in a subgraph are expanded whatever their mode. Widgets that frontend extensions
+add beyond the definitions come from one table, `FRONTEND_WIDGETS`. When the definitions were saved
+with sorted keys, the order of each dynamic-combo option's inputs is inferred from the values
+(`_fit_order`). docs/convert.md lists what the converter knows and refuses.
+
 ``widgets_values`` given as an object (some custom nodes save ``{name: value}``) is read by widget
 name instead of by position. Values the frontend would have created but the file lacks (a workflow
 saved before an input was added) take the definition's default, and each such node is noted.
@@ -797,4 +803,4 @@ def _wrap(value: Any) -> Any:
     return {"__value__": value} if isinstance(value, list) else value
 
 
-__all__ = ["Conversion", "convert_workflow"]
+__all__ = ["FRONTEND_WIDGETS", "Conversion", "FrontendWidgets", "convert_workflow"]
