@@ -50,23 +50,9 @@ class Server:
 
     def __init__(self, jobs: int, delay: float) -> None:
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "tests" / "fakecomfy.py"),
-                "--dialect",
-                "oss",
-                "--port",
-                "0",
-                "--bulk",
-                str(jobs),
-                "--bulk-size-kb",
-                str(SIZE_KB),
-                "--delay",
-                str(delay),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+            [sys.executable, str(ROOT / "tests" / "fakecomfy.py"), "--dialect", "oss", "--port", "0",
+             "--bulk", str(jobs), "--bulk-size-kb", str(SIZE_KB), "--delay", str(delay)],
+            stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
 
@@ -107,9 +93,7 @@ def main() -> int:
     with Server(JOBS, DELAY) as server:
         ids = finished_ids(server.url)
         size = len(requests.get(f"{server.url}/api/jobs/{ids[0]}", timeout=30).content)
-        print(
-            f"server: {JOBS} jobs ({len(ids)} finished), {size / 1024:.1f} KB each, {DELAY * 1000:.0f} ms per answer"
-        )
+        print(f"server: {JOBS} jobs ({len(ids)} finished), {size / 1024:.1f} KB each, {DELAY * 1000:.0f} ms per answer")
         with tempfile.TemporaryDirectory() as a:
             t_base = baseline(server.url, ids, Path(a))
         runs = []
@@ -120,20 +104,13 @@ def main() -> int:
     assert all(written == len(ids) for _, written in runs), f"archive wrote {runs} of {len(ids)}"
     ratio = t_base / t_ours
     print(f"sequential requests loop: {t_base:6.2f} s ({t_base / len(ids) * 1000:5.1f} ms per job)")
-    print(
-        f"comfy-replay archive:     {t_ours:6.2f} s ({t_ours / len(ids) * 1000:5.1f} ms per job, concurrency 8; "
-        f"best of {ROUNDS}: {', '.join(f'{t:.2f}' for t, _ in runs)} s)"
-    )
+    print(f"comfy-replay archive:     {t_ours:6.2f} s ({t_ours / len(ids) * 1000:5.1f} ms per job, concurrency 8; "
+          f"best of {ROUNDS}: {', '.join(f'{t:.2f}' for t, _ in runs)} s)")
     print(f"speed-up: {ratio:.1f}x (target >= 5x)")
 
     with Server(MEMORY_JOBS, 0.0) as server:
-        probe = subprocess.run(
-            [sys.executable, "-c", MEMORY_PROBE, server.url],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        )
+        probe = subprocess.run([sys.executable, "-c", MEMORY_PROBE, server.url], capture_output=True, text=True,
+                               check=True, cwd=ROOT)
     memory = json.loads(probe.stdout)
     growth_mb = (memory["peak_kb"] - memory["before_kb"]) / 1024
     print(f"memory: archiving {memory['written']} jobs grew peak RSS by {growth_mb:.1f} MB (target < 100 MB)")

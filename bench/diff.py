@@ -74,9 +74,7 @@ def make_copy(workflow: dict[str, Any], rng: random.Random) -> tuple[dict[str, A
         index = rng.choice(usable)
         old = node["widgets_values"][index]
         node["widgets_values"][index] = changed_value(old)
-        planted.add(
-            (*key, f"widgets_values[{index}]", json.dumps(old), json.dumps(node["widgets_values"][index]))
-        )
+        planted.add((*key, f"widgets_values[{index}]", json.dumps(old), json.dumps(node["widgets_values"][index])))
     nodes = [n for _, _, graph in graphs(changed) for n in graph["nodes"]]
     for node in rng.sample(nodes, min(MOVED, len(nodes))):
         node["pos"] = [node["pos"][0] + rng.randint(50, 500), node["pos"][1] - rng.randint(50, 500)]
@@ -90,11 +88,8 @@ def ours(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, set[tuple[Any, ..
         start = time.perf_counter()
         result = diff_jobs(job_a, job_b)
         best = min(best, time.perf_counter() - start)
-    found = {
-        (n.subgraph, n.id, c.name, json.dumps(c.a), json.dumps(c.b))
-        for n in result.nodes.changed
-        for c in n.inputs
-    }
+    found = {(n.subgraph, n.id, c.name, json.dumps(c.a), json.dumps(c.b))
+             for n in result.nodes.changed for c in n.inputs}
     return best, found
 
 
@@ -112,15 +107,8 @@ def baseline(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, set[tuple[Any
             for graph_id, prefix, graph in graphs(a):
                 if tuple(steps[: at - 1]) == prefix:
                     node = graph["nodes"][steps[at - 1]]
-                    found.add(
-                        (
-                            graph_id,
-                            str(node["id"]),
-                            f"widgets_values[{steps[at + 1]}]",
-                            json.dumps(change["old_value"]),
-                            json.dumps(change["new_value"]),
-                        )
-                    )
+                    found.add((graph_id, str(node["id"]), f"widgets_values[{steps[at + 1]}]",
+                               json.dumps(change["old_value"]), json.dumps(change["new_value"])))
     return elapsed, found
 
 
@@ -128,9 +116,7 @@ def main() -> int:
     rng = random.Random(20261128)
     rows = []
     ok = True
-    print(
-        f"{'template':58} {'KB':>5} {'nodes':>5} {'diff_jobs ms':>12} {'DeepDiff ms':>11} {'ratio':>7}  same 3"
-    )
+    print(f"{'template':58} {'KB':>5} {'nodes':>5} {'diff_jobs ms':>12} {'DeepDiff ms':>11} {'ratio':>7}  same 3")
     for name, size, workflow in workflows_by_size()[:TEMPLATES]:
         changed, planted = make_copy(workflow, rng)
         ours_t, ours_found = ours(workflow, changed)
@@ -139,21 +125,15 @@ def main() -> int:
         ok = ok and same
         nodes = sum(len(g["nodes"]) for _, _, g in graphs(workflow))
         rows.append((name, base_t / ours_t))
-        print(
-            f"{name[:58]:58} {size // 1024:5} {nodes:5} {ours_t * 1000:12.2f} {base_t * 1000:11.1f} "
-            f"{base_t / ours_t:6.0f}x  {'yes' if same else 'NO'}"
-        )
+        print(f"{name[:58]:58} {size // 1024:5} {nodes:5} {ours_t * 1000:12.2f} {base_t * 1000:11.1f} "
+              f"{base_t / ours_t:6.0f}x  {'yes' if same else 'NO'}")
     ratios = [r for _, r in rows]
-    print(
-        f"\nratios over the {len(rows)} largest templates: min {min(ratios):.0f}x, "
-        f"median {statistics.median(ratios):.0f}x, max {max(ratios):.0f}x"
-    )
+    print(f"\nratios over the {len(rows)} largest templates: min {min(ratios):.0f}x, "
+          f"median {statistics.median(ratios):.0f}x, max {max(ratios):.0f}x")
     largest_name, largest_ratio = rows[0]
     passed = largest_ratio >= TARGET and ok
-    print(
-        f"{'PASS' if passed else 'FAIL'}: largest template {largest_name}: diff_jobs {largest_ratio:.0f}x faster "
-        f"than DeepDiff (target {TARGET:.0f}x); same {WIDGET_CHANGES} widget changes on all: {'yes' if ok else 'NO'}"
-    )
+    print(f"{'PASS' if passed else 'FAIL'}: largest template {largest_name}: diff_jobs {largest_ratio:.0f}x faster "
+          f"than DeepDiff (target {TARGET:.0f}x); same {WIDGET_CHANGES} widget changes on all: {'yes' if ok else 'NO'}")
     return 0 if passed else 1
 
 

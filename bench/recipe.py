@@ -33,13 +33,8 @@ def corpus_recipes() -> list[dict[str, Any]]:
         if not (isinstance(workflow, dict) and isinstance(workflow.get("nodes"), list)):
             continue
         job_id = str(uuid.uuid5(uuid.NAMESPACE_URL, path.name))
-        detail = {
-            "id": job_id,
-            "status": "completed",
-            "create_time": 1767225600000,
-            "outputs": {},
-            "workflow": {"prompt": {}, "extra_data": {"extra_pnginfo": {"workflow": workflow}}},
-        }
+        detail = {"id": job_id, "status": "completed", "create_time": 1767225600000, "outputs": {},
+                  "workflow": {"prompt": {}, "extra_data": {"extra_pnginfo": {"workflow": workflow}}}}
         recipes.append(build_recipe(job_from_document(detail)))
     return recipes
 
@@ -59,10 +54,7 @@ def ours(recipe: dict[str, Any]) -> None:
 
 
 def libyaml(recipe: dict[str, Any]) -> None:
-    yaml.load(
-        yaml.dump(recipe, Dumper=yaml.CSafeDumper, allow_unicode=True, sort_keys=False),
-        Loader=yaml.CSafeLoader,
-    )
+    yaml.load(yaml.dump(recipe, Dumper=yaml.CSafeDumper, allow_unicode=True, sort_keys=False), Loader=yaml.CSafeLoader)
 
 
 def safe(recipe: dict[str, Any]) -> None:
@@ -72,13 +64,9 @@ def safe(recipe: dict[str, Any]) -> None:
 def main() -> int:
     recipes = corpus_recipes()
     size = sum(len(dumps_recipe(r)) for r in recipes)
-    print(
-        f"recipes: {len(recipes)} from the template corpus, {size / 1e6:.1f} MB of YAML (best of {ROUNDS} rounds)"
-    )
+    print(f"recipes: {len(recipes)} from the template corpus, {size / 1e6:.1f} MB of YAML (best of {ROUNDS} rounds)")
     t_ours, t_libyaml = best(ours, recipes), best(libyaml, recipes)
-    t_safe = (
-        best(safe, recipes[::4]) * len(recipes) / len(recipes[::4])
-    )  # the slow path, on a quarter, scaled
+    t_safe = best(safe, recipes[::4]) * len(recipes) / len(recipes[::4])  # the slow path, on a quarter, scaled
     print(f"comfy-replay dumps+loads:  {t_ours:7.2f} s")
     print(f"libyaml C dump+load:       {t_libyaml:7.2f} s")
     print(f"safe_dump+safe_load:       {t_safe:7.2f} s (measured on every 4th recipe, scaled)")

@@ -75,10 +75,8 @@ def parse_statuses(text: str | None) -> list[str] | None:
     statuses = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in statuses if s not in JOB_STATUSES]
     if unknown or not statuses:
-        raise InputError(
-            f"--status: unknown status {', '.join(unknown) or repr(text)}; "
-            f"choose from {', '.join(JOB_STATUSES)}"
-        )
+        raise InputError(f"--status: unknown status {', '.join(unknown) or repr(text)}; "
+                         f"choose from {', '.join(JOB_STATUSES)}")
     return statuses
 
 
@@ -93,16 +91,8 @@ class _Plan:
     listed: int = 0
 
 
-def _plan(
-    client: Client,
-    folder: Path,
-    *,
-    statuses: list[str] | None,
-    workflow_id: str | None,
-    limit: int | None,
-    refresh: bool,
-    page_size: int,
-) -> _Plan:
+def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_id: str | None,
+          limit: int | None, refresh: bool, page_size: int) -> _Plan:
     plan = _Plan()
     seen: set[str] = set()
     for entry in client.list_jobs(status=statuses, workflow_id=workflow_id, page_size=page_size, limit=limit):
@@ -110,13 +100,9 @@ def _plan(
         try:
             job_id = check_job_id(raw_id)
         except InputError as exc:
-            plan.bad_ids.append(
-                {"job_id": raw_id[:80], "error": f"the server listed an id that is not a UUID: {exc}"}
-            )
+            plan.bad_ids.append({"job_id": raw_id[:80], "error": f"the server listed an id that is not a UUID: {exc}"})
             continue
-        if (
-            job_id in seen
-        ):  # the list is deduplicated already; this catches the same id in another letter case
+        if job_id in seen:  # the list is deduplicated already; this catches the same id in another letter case
             continue
         seen.add(job_id)
         plan.listed += 1
@@ -129,9 +115,8 @@ def _plan(
     return plan
 
 
-def _archive_detail(
-    folder: str, job_id: str, detail: dict[str, Any], server: str, api_key: str | None
-) -> tuple[str, str]:
+def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: str,
+                    api_key: str | None) -> tuple[str, str]:
     """Validate one fetched job detail and write its recipe: ("written"|"unchanged", path) or ("failed", why).
 
     Runs in a helper process when there are some, so it takes and returns only plain values.
@@ -178,9 +163,7 @@ class _Helpers:
         self.processes = []
         for _ in range(count):
             ours, theirs = context.Pipe()
-            process = context.Process(
-                target=_helper_main, args=(theirs,), name="comfy-replay-archive", daemon=True
-            )
+            process = context.Process(target=_helper_main, args=(theirs,), name="comfy-replay-archive", daemon=True)
             process.start()
             theirs.close()
             self.processes.append(process)
@@ -231,14 +214,8 @@ def _helpers_for(jobs: int, helpers: int | None) -> _Helpers | None:
 class _Run:
     """One run: fetching threads, the work and results queues, and the count of jobs being written."""
 
-    def __init__(
-        self,
-        client: Client,
-        folder: Path,
-        job_ids: Sequence[str],
-        api_key: str | None,
-        helpers: _Helpers | None,
-    ) -> None:
+    def __init__(self, client: Client, folder: Path, job_ids: Sequence[str], api_key: str | None,
+                 helpers: _Helpers | None) -> None:
         self.client = client
         self.folder = str(folder)
         self.api_key = api_key
@@ -270,9 +247,7 @@ class _Run:
                     return
                 self.writing += 1
             try:
-                self.results.put(
-                    (job_id, *self.process(self.folder, job_id, detail, self.client.server, self.api_key))
-                )
+                self.results.put((job_id, *self.process(self.folder, job_id, detail, self.client.server, self.api_key)))
             finally:
                 with self.lock:
                     self.writing -= 1
@@ -320,21 +295,10 @@ def archive(
     if folder.exists() and not folder.is_dir():
         raise InputError(f"-o {folder}: exists and is not a folder")
 
-    plan = _plan(
-        client,
-        folder,
-        statuses=statuses,
-        workflow_id=workflow_id,
-        limit=limit,
-        refresh=refresh,
-        page_size=page_size,
-    )
-    result = ArchiveResult(
-        listed=plan.listed,
-        unchanged=list(plan.on_disk),
-        skipped=list(plan.not_finished),
-        failed=list(plan.bad_ids),
-    )
+    plan = _plan(client, folder, statuses=statuses, workflow_id=workflow_id, limit=limit, refresh=refresh,
+                 page_size=page_size)
+    result = ArchiveResult(listed=plan.listed, unchanged=list(plan.on_disk), skipped=list(plan.not_finished),
+                           failed=list(plan.bad_ids))
     if plan.todo:
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK | os.X_OK):
@@ -343,9 +307,7 @@ def archive(
     with _ctrl_c_sets(stop):
         pool = _helpers_for(len(plan.todo), helpers)
         try:
-            interrupted = _run(
-                client, folder, plan.todo, api_key, pool, concurrency, stop, result, on_progress
-            )
+            interrupted = _run(client, folder, plan.todo, api_key, pool, concurrency, stop, result, on_progress)
         finally:
             if pool is not None:
                 pool.close()
@@ -355,17 +317,9 @@ def archive(
     return _sorted(result)
 
 
-def _run(
-    client: Client,
-    folder: Path,
-    job_ids: list[str],
-    api_key: str | None,
-    pool: _Helpers | None,
-    concurrency: int,
-    stop: threading.Event,
-    result: ArchiveResult,
-    on_progress: Callable[[Progress], None] | None,
-) -> bool:
+def _run(client: Client, folder: Path, job_ids: list[str], api_key: str | None, pool: _Helpers | None,
+         concurrency: int, stop: threading.Event, result: ArchiveResult,
+         on_progress: Callable[[Progress], None] | None) -> bool:
     """Fetch and archive `job_ids`, counting each into `result`; return True when `stop` cut the run short."""
     run = _Run(client, folder, job_ids, api_key, pool)
     progress = Progress(total=len(job_ids))
@@ -426,10 +380,8 @@ def _sorted(result: ArchiveResult) -> ArchiveResult:
 
 def summary_lines(result: ArchiveResult) -> list[str]:
     """The end summary for people: counts, then each failure with its reason."""
-    head = (
-        f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.skipped)} skipped "
-        f"(not finished), {len(result.failed)} failed, of {result.listed} listed"
-    )
+    head = (f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.skipped)} skipped "
+            f"(not finished), {len(result.failed)} failed, of {result.listed} listed")
     lines = [("interrupted: " if result.interrupted else "") + head]
     lines.extend(f"failed {item['job_id']}: {item['error']}" for item in result.failed)
     if result.interrupted:
@@ -440,12 +392,5 @@ def summary_lines(result: ArchiveResult) -> list[str]:
 # The package exports `archive` under this name: `replay.archive` is also this module's name.
 archive_jobs = archive
 
-__all__ = [
-    "ArchiveInterrupted",
-    "ArchiveResult",
-    "Progress",
-    "archive",
-    "archive_jobs",
-    "parse_statuses",
-    "summary_lines",
-]
+__all__ = ["ArchiveInterrupted", "ArchiveResult", "Progress", "archive", "archive_jobs", "parse_statuses",
+           "summary_lines"]

@@ -203,9 +203,7 @@ def dumps(data: Any, *, key_order: Sequence[str] = (), natural: Collection[str] 
         emitter.out.append(header)
         _block_lines(data, "  ", emitter.out)
     else:
-        emitter.out.append(
-            "{}" if isinstance(data, dict) else "[]" if isinstance(data, list) else _scalar(data)
-        )
+        emitter.out.append("{}" if isinstance(data, dict) else "[]" if isinstance(data, list) else _scalar(data))
     emitter.out.append("")
     return "\n".join(emitter.out)
 
@@ -216,9 +214,7 @@ _NULL, _BOOL, _INT, _FLOAT, _STR = "null", "bool", "int", "float", "str"
 _NULLS = frozenset(("", "~", "null", "Null", "NULL"))
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _INT_RE = re.compile(r"[-+]?[0-9]+\Z|0o[0-7]+\Z|0x[0-9a-fA-F]+\Z")
-_FLOAT_RE = re.compile(
-    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z|[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z"
-)
+_FLOAT_RE = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z|[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z")
 _NUMBER_START = frozenset("0123456789-+.")
 
 
@@ -297,11 +293,8 @@ class _Builder:
             for key_node, value_node in node.value:
                 key = self.build(key_node)
                 if not isinstance(key, str):
-                    raise self.error(
-                        key_node,
-                        f"keys must be strings, not {'null' if key is None else type(key).__name__}"
-                        f" ({key_node.value!r}); quote it",
-                    )
+                    raise self.error(key_node, f"keys must be strings, not {'null' if key is None else type(key).__name__}"
+                                     f" ({key_node.value!r}); quote it")
                 if key in out:
                     raise self.error(key_node, f"duplicate key {key!r}")
                 out[key] = self.build(value_node)
@@ -343,12 +336,8 @@ def loads(text: str | bytes, *, file: str | None = None, pure: bool = False) -> 
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = ": ".join(p for p in (exc.context, exc.problem) if p) or "not valid YAML"
-        raise DocumentError(
-            f"not valid YAML: {message}",
-            file=file,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from exc
+        raise DocumentError(f"not valid YAML: {message}", file=file,
+                            line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from exc
     except yaml.YAMLError as exc:
         raise DocumentError(f"not valid YAML: {str(exc).splitlines()[0]}", file=file) from exc
     except RecursionError as exc:

@@ -46,9 +46,7 @@ def server_origin(url: str) -> str:
     """Return `scheme://host[:port]` of a server URL: no credentials, path, query or fragment."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(
-            f"server address {origin_for_message(url)!s} is not an http(s) URL like http://127.0.0.1:8188"
-        )
+        raise InputError(f"server address {origin_for_message(url)!s} is not an http(s) URL like http://127.0.0.1:8188")
     host = parts.hostname
     if ":" in host:
         host = f"[{host}]"
@@ -60,11 +58,7 @@ def origin_for_message(url: str) -> str:
     try:
         parts = urlsplit(url)
         netloc = parts.netloc.rsplit("@", 1)[-1]
-        return (
-            f"{parts.scheme}://{netloc}{parts.path}"
-            if parts.scheme
-            else url.split("?", 1)[0].rsplit("@", 1)[-1]
-        )
+        return f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else url.split("?", 1)[0].rsplit("@", 1)[-1]
     except ValueError:
         return "<unparsable URL>"
 
@@ -250,20 +244,12 @@ class Client:
                 if status == 401 or not self._api_key
                 else "this API key's account may not own it; check COMFY_API_KEY"
             )
-            raise AuthError(
-                f"{self.server} refused {what} (HTTP {status}{detail}); {hint}",
-                url=response.url,
-                status=status,
-            )
+            raise AuthError(f"{self.server} refused {what} (HTTP {status}{detail}); {hint}", url=response.url, status=status)
         if status == 429:
             raise ServerError(
-                f"{self.server} is rate limiting {what} (HTTP 429{detail}); try again later",
-                url=response.url,
-                status=status,
+                f"{self.server} is rate limiting {what} (HTTP 429{detail}); try again later", url=response.url, status=status
             )
-        raise ServerError(
-            f"{self.server} failed {what} (HTTP {status}{detail})", url=response.url, status=status
-        )
+        raise ServerError(f"{self.server} failed {what} (HTTP {status}{detail})", url=response.url, status=status)
 
     # ------------------------------------------------------------------------------------ endpoints
 
@@ -312,18 +298,14 @@ class Client:
         what = f"job {job_id}"
         response = self._get(f"/history/{job_id}")
         if response.status_code == 404:
-            raise JobNotFound(
-                f"job {job_id} not found on {self.server} (no /api/jobs and no history)", url=response.url
-            )
+            raise JobNotFound(f"job {job_id} not found on {self.server} (no /api/jobs and no history)", url=response.url)
         self._raise_for_status(response, what)
         body = self._json(response, what)
         if not isinstance(body, dict):
-            raise MalformedResponse(
-                f"{self.server} answered history of {what} with a non-object", url=response.url
-            )
+            raise MalformedResponse(f"{self.server} answered history of {what} with a non-object", url=response.url)
         entry = body.get(job_id)
         if entry is None and len(body) == 1:
-            ((key, value),) = body.items()
+            (key, value), = body.items()
             entry = value if str(key).lower() == job_id else None
         if not isinstance(entry, dict):
             raise JobNotFound(
@@ -335,9 +317,7 @@ class Client:
         try:
             return history_to_detail(job_id, entry)
         except InputError as exc:
-            raise MalformedResponse(
-                f"{self.server} answered a malformed history entry for {what}: {exc}"
-            ) from exc
+            raise MalformedResponse(f"{self.server} answered a malformed history entry for {what}: {exc}") from exc
 
     def list_jobs(
         self,
@@ -369,9 +349,7 @@ class Client:
             body = self._json(response, "the job list")
             jobs = body.get("jobs") if isinstance(body, dict) else None
             if not isinstance(jobs, list):
-                raise MalformedResponse(
-                    f"{self.server} answered the job list without a 'jobs' list", url=response.url
-                )
+                raise MalformedResponse(f"{self.server} answered the job list without a 'jobs' list", url=response.url)
             fresh = 0
             for entry in jobs:
                 if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
@@ -422,9 +400,7 @@ class Client:
         self._raise_for_status(response, "the node definitions (/api/object_info)")
         body = self._json(response, "the node definitions")
         if not isinstance(body, dict):
-            raise MalformedResponse(
-                f"{self.server} answered /api/object_info with a non-object", url=response.url
-            )
+            raise MalformedResponse(f"{self.server} answered /api/object_info with a non-object", url=response.url)
         return body
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -453,9 +429,7 @@ class Client:
         self._raise_for_status(response, "the submitted prompt")
         result = self._json(response, "the submitted prompt")
         if not isinstance(result, dict) or not isinstance(result.get("prompt_id"), str):
-            raise MalformedResponse(
-                f"{self.server} accepted the prompt but sent no prompt_id", url=response.url
-            )
+            raise MalformedResponse(f"{self.server} accepted the prompt but sent no prompt_id", url=response.url)
         return result
 
 
@@ -473,20 +447,14 @@ def _rejection(response: requests.Response, redact: Callable[[str], str]) -> Sub
         if isinstance(err, dict):
             message = str(err.get("message") or err.get("type") or "")
             details = str(err.get("details") or "")
-            headline = f"the server rejected the prompt: {message}" + (
-                f" ({details})" if details and "\n" not in details else ""
-            )
+            headline = f"the server rejected the prompt: {message}" + (f" ({details})" if details and "\n" not in details else "")
             info = err.get("extra_info")
             if err.get("type") == "missing_node_type" and isinstance(info, dict):
-                lines.append(
-                    f"node {info.get('node_id')} ({info.get('class_type')}): class type not installed on the server"
-                )
+                lines.append(f"node {info.get('node_id')} ({info.get('class_type')}): class type not installed on the server")
         elif isinstance(err, str):
             headline = f"the server rejected the prompt: {err}"
         elif "message" in body:
-            headline = f"the server rejected the prompt: {body['message']}" + (
-                f" ({body['code']})" if body.get("code") else ""
-            )
+            headline = f"the server rejected the prompt: {body['message']}" + (f" ({body['code']})" if body.get("code") else "")
         raw_nodes = body.get("node_errors")
         if isinstance(raw_nodes, dict):
             node_errors = raw_nodes

@@ -185,17 +185,10 @@ class JobDiff:
         """True when nothing but timing, ids or ignored layout differs."""
         nodes, subgraphs = self.nodes, self.subgraphs
         return not (
-            nodes.added
-            or nodes.removed
-            or nodes.changed
-            or self.titles
-            or self.graph
-            or subgraphs.added
-            or subgraphs.removed
-            or subgraphs.changed
+            nodes.added or nodes.removed or nodes.changed or self.titles or self.graph
+            or subgraphs.added or subgraphs.removed or subgraphs.changed
             or (self.outputs is not None and self.outputs.nodes)
-            or self.status is not None
-            or self.error is not None
+            or self.status is not None or self.error is not None
         )
 
 
@@ -387,11 +380,8 @@ def _diff_graph(
         if _is_title_path(path, class_key):
             if title_a != title_b:
                 titles[node_id] = TitleChange(
-                    node_id,
-                    b.classes[node_id],
-                    None if title_a is MISSING else title_a,
-                    None if title_b is MISSING else title_b,
-                    b.subgraph,
+                    node_id, b.classes[node_id], None if title_a is MISSING else title_a,
+                    None if title_b is MISSING else title_b, b.subgraph,
                 )
             if len(path) > 2 or class_key != "class_type":
                 continue
@@ -413,9 +403,7 @@ def _diff_graph(
         if found or node_id in class_changes:
             rank = _rank(a.nodes[node_id], b.nodes[node_id])
             ordered = tuple(change for steps, change in sorted(found.values(), key=lambda sc: rank(sc[0])))
-            changed.append(
-                NodeChange(node_id, b.classes[node_id], ordered, class_changes.get(node_id), b.subgraph)
-            )
+            changed.append(NodeChange(node_id, b.classes[node_id], ordered, class_changes.get(node_id), b.subgraph))
     by_id = lambda ref: natural_key(ref.id)  # noqa: E731
     return sorted(added, key=by_id), sorted(removed, key=by_id), changed, sorted(titles.values(), key=by_id)
 
@@ -477,13 +465,8 @@ def _diff_prompts(
     a: Mapping[str, Any], b: Mapping[str, Any], tolerance: float | None, ignore: Sequence[str]
 ) -> tuple[NodesDiff, tuple[TitleChange, ...]]:
     added, removed, changed, titles = _diff_graph(
-        _prompt_graph(a),
-        _prompt_graph(b),
-        tolerance=tolerance,
-        ignore=ignore,
-        class_key="class_type",
-        title_of=_prompt_title,
-        cut=_prompt_cut,
+        _prompt_graph(a), _prompt_graph(b), tolerance=tolerance, ignore=ignore,
+        class_key="class_type", title_of=_prompt_title, cut=_prompt_cut,
     )
     return NodesDiff(tuple(added), tuple(removed), tuple(changed)), tuple(titles)
 
@@ -506,9 +489,7 @@ def _strip(item: Any, drop: frozenset[str]) -> Any:
     return {k: v for k, v in item.items() if k not in drop} if isinstance(item, dict) else item
 
 
-def ui_node_fields(
-    node: dict[str, Any], links: dict[Any, tuple[Any, Any]], include_layout: bool
-) -> dict[str, Any]:
+def ui_node_fields(node: dict[str, Any], links: dict[Any, tuple[Any, Any]], include_layout: bool) -> dict[str, Any]:
     """A UI node as compared: layout dropped, inputs keyed by name, link ids replaced by `[node, slot]`.
 
     Each input becomes `{"link": [origin node, slot] | None, ...its other slot fields}`; the links lists of
@@ -615,37 +596,24 @@ def _subgraphs(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _diff_ui(
     a: dict[str, Any], b: dict[str, Any], tolerance: float | None, ignore: Sequence[str], include_layout: bool
 ) -> tuple[NodesDiff, tuple[TitleChange, ...], tuple[Change, ...], SubgraphsDiff]:
-    options: dict[str, Any] = {
-        "tolerance": tolerance,
-        "ignore": ignore,
-        "class_key": "type",
-        "title_of": _ui_title,
-        "cut": _ui_cut,
-    }
+    options: dict[str, Any] = {"tolerance": tolerance, "ignore": ignore, "class_key": "type",
+                               "title_of": _ui_title, "cut": _ui_cut}
     added, removed, changed, titles = _diff_graph(
         _ui_graph(a, include_layout, None), _ui_graph(b, include_layout, None), **options
     )
-    graph = _diff_fields(
-        graph_fields(a, include_layout, subgraph=False),
-        graph_fields(b, include_layout, subgraph=False),
-        tolerance,
-    )
+    graph = _diff_fields(graph_fields(a, include_layout, subgraph=False),
+                         graph_fields(b, include_layout, subgraph=False), tolerance)
     subs_a, subs_b = _subgraphs(a), _subgraphs(b)
     sg_changed: list[SubgraphChange] = []
     for sg_id in sorted(set(subs_a) & set(subs_b)):
         sg_a, sg_b = subs_a[sg_id], subs_b[sg_id]
-        more = _diff_graph(
-            _ui_graph(sg_a, include_layout, sg_id), _ui_graph(sg_b, include_layout, sg_id), **options
-        )
+        more = _diff_graph(_ui_graph(sg_a, include_layout, sg_id), _ui_graph(sg_b, include_layout, sg_id), **options)
         added += more[0]
         removed += more[1]
         changed += more[2]
         titles += more[3]
-        fields = _diff_fields(
-            graph_fields(sg_a, include_layout, subgraph=True),
-            graph_fields(sg_b, include_layout, subgraph=True),
-            tolerance,
-        )
+        fields = _diff_fields(graph_fields(sg_a, include_layout, subgraph=True),
+                              graph_fields(sg_b, include_layout, subgraph=True), tolerance)
         if fields:
             sg_changed.append(SubgraphChange(sg_id, str(sg_b.get("name", "")), fields))
     subgraphs = SubgraphsDiff(
@@ -664,9 +632,7 @@ def _file_key(item: dict[str, Any]) -> tuple[str, str, str]:
     return (str(item.get("filename")), str(item.get("subfolder", "")), str(item.get("type", "")))
 
 
-def _diff_output_node(
-    node_id: str, class_type: str, a: Any, b: Any, tolerance: float | None
-) -> OutputNodeDiff | None:
+def _diff_output_node(node_id: str, class_type: str, a: Any, b: Any, tolerance: float | None) -> OutputNodeDiff | None:
     a = a if isinstance(a, dict) else {}
     b = b if isinstance(b, dict) else {}
     count_a, count_b = count_output_files({node_id: a}), count_output_files({node_id: b})
@@ -696,8 +662,8 @@ def _diff_output_node(
             only_b = [x for x in files_b if _file_key(x) not in keys_a]
             for old, new in zip(only_a, only_b, strict=False):
                 changed.append(({"kind": kind, **old}, {"kind": kind, **new}))
-            removed += [{"kind": kind, **x} for x in only_a[len(only_b) :]]
-            added += [{"kind": kind, **x} for x in only_b[len(only_a) :]]
+            removed += [{"kind": kind, **x} for x in only_a[len(only_b):]]
+            added += [{"kind": kind, **x} for x in only_b[len(only_a):]]
         elif all(isinstance(x, str) for x in list_a + list_b) and (list_a or list_b):
             for index in range(max(len(list_a), len(list_b))):
                 text_a = list_a[index] if index < len(list_a) else MISSING
@@ -709,9 +675,8 @@ def _diff_output_node(
             values.append(_change(kind, items_a, items_b))
     if not (added or removed or changed or values):
         return None
-    return OutputNodeDiff(
-        node_id, class_type, count_a, count_b, tuple(added), tuple(removed), tuple(changed), tuple(values)
-    )
+    return OutputNodeDiff(node_id, class_type, count_a, count_b, tuple(added), tuple(removed), tuple(changed),
+                          tuple(values))
 
 
 def _diff_outputs(a: Job, b: Job, tolerance: float | None) -> OutputsDiff:
@@ -726,9 +691,8 @@ def _diff_outputs(a: Job, b: Job, tolerance: float | None) -> OutputsDiff:
 
     nodes = []
     for node_id in sorted(set(a.outputs) | set(b.outputs), key=natural_key):
-        found = _diff_output_node(
-            node_id, class_of(node_id), a.outputs.get(node_id), b.outputs.get(node_id), tolerance
-        )
+        found = _diff_output_node(node_id, class_of(node_id), a.outputs.get(node_id), b.outputs.get(node_id),
+                                  tolerance)
         if found is not None:
             nodes.append(found)
     return OutputsDiff(count_output_files(a.outputs), count_output_files(b.outputs), tuple(nodes))
@@ -741,9 +705,7 @@ def _error_info(job: Job) -> ErrorInfo | None:
     if job.error is None:
         return None
     error = job.error
-    return ErrorInfo(
-        error.node_id, error.node_type, error.exception_type, error.exception_message.rstrip("\n")
-    )
+    return ErrorInfo(error.node_id, error.node_type, error.exception_type, error.exception_message.rstrip("\n"))
 
 
 def _side(job: Job) -> Side:
@@ -762,9 +724,7 @@ def _choose(a: Job, b: Job, ui: bool, include_layout: bool) -> str:
         return COMPARED_UI
     for name, job in (("A", a), ("B", b)):
         if ui and job.ui_workflow is None:
-            raise InputError(
-                f"{name} has no UI workflow (it is {_what(job)}); drop --ui to compare API prompts"
-            )
+            raise InputError(f"{name} has no UI workflow (it is {_what(job)}); drop --ui to compare API prompts")
         if job.prompt is None and job.ui_workflow is None:
             raise InputError(f"{name} has no workflow to compare (it is {_what(job)}, status {job.status})")
     raise InputError(
@@ -808,9 +768,7 @@ def diff_jobs(
         nodes, titles = _diff_prompts(a.prompt, b.prompt, tolerance, ignore)
     else:
         assert a.ui_workflow is not None and b.ui_workflow is not None
-        nodes, titles, graph, subgraphs = _diff_ui(
-            a.ui_workflow, b.ui_workflow, tolerance, ignore, include_layout
-        )
+        nodes, titles, graph, subgraphs = _diff_ui(a.ui_workflow, b.ui_workflow, tolerance, ignore, include_layout)
     outputs = status = error = None
     if a.status is not None and b.status is not None:
         outputs = _diff_outputs(a, b, tolerance)
@@ -818,16 +776,8 @@ def diff_jobs(
         errors = (_error_info(a), _error_info(b))
         error = errors if errors[0] != errors[1] else None
     return JobDiff(
-        compared=compared,
-        a=_side(a),
-        b=_side(b),
-        nodes=nodes,
-        titles=titles,
-        graph=graph,
-        subgraphs=subgraphs,
-        outputs=outputs,
-        status=status,
-        error=error,
+        compared=compared, a=_side(a), b=_side(b), nodes=nodes, titles=titles, graph=graph,
+        subgraphs=subgraphs, outputs=outputs, status=status, error=error,
     )
 
 

@@ -64,12 +64,8 @@ def _title_json(title: TitleChange) -> dict[str, Any]:
 def _error_json(error: ErrorInfo | None) -> dict[str, Any] | None:
     if error is None:
         return None
-    return {
-        "node_id": error.node_id,
-        "node_type": error.node_type,
-        "exception_type": error.exception_type,
-        "message": error.message,
-    }
+    return {"node_id": error.node_id, "node_type": error.node_type, "exception_type": error.exception_type,
+            "message": error.message}
 
 
 def _output_node_json(node: OutputNodeDiff) -> dict[str, Any]:
@@ -97,10 +93,8 @@ def to_json(d: JobDiff) -> dict[str, Any]:
     """Return the diff as the SPEC §4 `--json` object, keys in a fixed order."""
     outputs = None
     if d.outputs is not None:
-        outputs = {
-            "count": {"a": d.outputs.count_a, "b": d.outputs.count_b},
-            "nodes": [_output_node_json(n) for n in d.outputs.nodes],
-        }
+        outputs = {"count": {"a": d.outputs.count_a, "b": d.outputs.count_b},
+                   "nodes": [_output_node_json(n) for n in d.outputs.nodes]}
     return {
         "identical": d.identical,
         "compared": d.compared,
@@ -114,10 +108,8 @@ def to_json(d: JobDiff) -> dict[str, Any]:
         "subgraphs": {
             "added": [{"id": s.id, "name": s.class_type} for s in d.subgraphs.added],
             "removed": [{"id": s.id, "name": s.class_type} for s in d.subgraphs.removed],
-            "changed": [
-                {"id": s.id, "name": s.name, "fields": [_change_json(c) for c in s.fields]}
-                for s in d.subgraphs.changed
-            ],
+            "changed": [{"id": s.id, "name": s.name, "fields": [_change_json(c) for c in s.fields]}
+                        for s in d.subgraphs.changed],
         },
         "outputs": outputs,
         "status": None if d.status is None else {"a": d.status[0], "b": d.status[1]},
@@ -230,23 +222,14 @@ def render_text(d: JobDiff, color: bool = False, *, labels: tuple[str, str] | No
         lines.append(f"error b: {_error_line(d.error[1])}")
     nodes = d.nodes
     if nodes.added or nodes.removed or nodes.changed:
-        lines.append(
-            paint(
-                f"{d.compared}: {_plural(len(nodes.added), 'node')} added, {len(nodes.removed)} removed, "
-                f"{len(nodes.changed)} changed",
-                "1",
-            )
-        )
+        lines.append(paint(f"{d.compared}: {_plural(len(nodes.added), 'node')} added, {len(nodes.removed)} removed, "
+                           f"{len(nodes.changed)} changed", "1"))
     for ref in nodes.removed:
         lines.append(paint(f"- {_where(ref.id, ref.class_type, ref.subgraph)}", "31"))
     for ref in nodes.added:
         lines.append(paint(f"+ {_where(ref.id, ref.class_type, ref.subgraph)}", "32"))
     for node in nodes.changed:
-        cls = (
-            node.class_type
-            if node.class_change is None
-            else f"{node.class_change[0]} -> {node.class_change[1]}"
-        )
+        cls = node.class_type if node.class_change is None else f"{node.class_change[0]} -> {node.class_change[1]}"
         lines.append(paint(f"~ {_where(node.id, cls, node.subgraph)}", "33"))
         for change in node.inputs:
             lines += _change_lines(change, paint, "    ", ui)
@@ -299,13 +282,8 @@ def _md_side(side: Side, label: str | None) -> str:
 def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str:
     """Return the diff as Markdown for a pull-request comment: a summary table, node and output tables."""
     ui = d.compared == COMPARED_UI
-    out = [
-        "### comfy-replay diff",
-        "",
-        "| | a | b |",
-        "| --- | --- | --- |",
-        f"| document | {_md_side(d.a, labels and labels[0])} | {_md_side(d.b, labels and labels[1])} |",
-    ]
+    out = ["### comfy-replay diff", "", "| | a | b |", "| --- | --- | --- |",
+           f"| document | {_md_side(d.a, labels and labels[0])} | {_md_side(d.b, labels and labels[1])} |"]
     if d.a.status or d.b.status:
         out.append(f"| status | {d.a.status or ''} | {d.b.status or ''} |")
     if d.error is not None:
@@ -334,40 +312,15 @@ def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str
     for node in d.nodes.changed:
         place = where(node.id, node.subgraph)
         if node.class_change is not None:
-            row(
-                place,
-                node.class_type,
-                "class",
-                f"`{_cell(node.class_change[0])}`",
-                f"`{_cell(node.class_change[1])}`",
-            )
+            row(place, node.class_type, "class", f"`{_cell(node.class_change[0])}`", f"`{_cell(node.class_change[1])}`")
         for change in node.inputs:
             if change.line_diff:
-                row(
-                    place,
-                    node.class_type,
-                    f"`{_cell(change.name)}`",
-                    "(text, see below)",
-                    "(text, see below)",
-                )
-                details += [
-                    f"<details><summary>{_cell(place)} {_cell(node.class_type)}: {_cell(change.name)}"
-                    "</summary>",
-                    "",
-                    "```diff",
-                    *change.line_diff,
-                    "```",
-                    "</details>",
-                    "",
-                ]
+                row(place, node.class_type, f"`{_cell(change.name)}`", "(text, see below)", "(text, see below)")
+                details += [f"<details><summary>{_cell(place)} {_cell(node.class_type)}: {_cell(change.name)}"
+                            "</summary>", "", "```diff", *change.line_diff, "```", "</details>", ""]
             else:
-                row(
-                    place,
-                    node.class_type,
-                    f"`{_cell(change.name)}`",
-                    _code(change.a, name=change.name, ui=ui),
-                    _code(change.b, name=change.name, ui=ui),
-                )
+                row(place, node.class_type, f"`{_cell(change.name)}`", _code(change.a, name=change.name, ui=ui),
+                    _code(change.b, name=change.name, ui=ui))
     for title in d.titles:
         old, new = (_code(t) if t is not None else "(none)" for t in (title.a, title.b))
         row(where(title.id, title.subgraph), title.class_type, "title", old, new)
@@ -382,22 +335,12 @@ def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str
         row("workflow", "", f"`{_cell(change.name)}`", _code(change.a), _code(change.b))
     if rows:
         nodes = d.nodes
-        out += [
-            f"**{d.compared}**: {len(nodes.added)} added, {len(nodes.removed)} removed, "
-            f"{len(nodes.changed)} changed",
-            "",
-            "| node | class | change | a | b |",
-            "| --- | --- | --- | --- | --- |",
-            *rows,
-            "",
-        ]
+        out += [f"**{d.compared}**: {len(nodes.added)} added, {len(nodes.removed)} removed, "
+                f"{len(nodes.changed)} changed", "", "| node | class | change | a | b |",
+                "| --- | --- | --- | --- | --- |", *rows, ""]
     if d.outputs is not None and d.outputs.nodes:
-        out += [
-            f"**outputs**: {d.outputs.count_a} → {d.outputs.count_b} items",
-            "",
-            "| node | class | change | a | b |",
-            "| --- | --- | --- | --- | --- |",
-        ]
+        out += [f"**outputs**: {d.outputs.count_a} → {d.outputs.count_b} items", "",
+                "| node | class | change | a | b |", "| --- | --- | --- | --- | --- |"]
         for o in d.outputs.nodes:
             line = f"| {_cell(o.id)} | {_cell(o.class_type)} | "
             out += [line + f"added | | `{_cell(_file(x))}` |" for x in o.added]

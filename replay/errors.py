@@ -85,9 +85,7 @@ class TargetExistsError(InputError):
 class SubmitRejected(InputError):
     """The server answered 400 to a submitted prompt; ``node_errors`` holds its per-node details."""
 
-    def __init__(
-        self, message: str, *, node_errors: dict[str, Any] | None = None, lines: list[str] | None = None
-    ) -> None:
+    def __init__(self, message: str, *, node_errors: dict[str, Any] | None = None, lines: list[str] | None = None) -> None:
         super().__init__(message)
         self.node_errors = node_errors or {}
         self.lines = lines or []

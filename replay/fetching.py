@@ -36,12 +36,7 @@ class FetchResult:
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` shape of SPEC §4."""
-        return {
-            "written": self.written,
-            "unchanged": self.unchanged,
-            "skipped": self.skipped,
-            "failed": self.failed,
-        }
+        return {"written": self.written, "unchanged": self.unchanged, "skipped": self.skipped, "failed": self.failed}
 
 
 def is_file_target(out: str) -> bool:
@@ -105,9 +100,7 @@ def fetch(
     With node definitions (`defs`), a UI workflow without a prompt gets one converted from its graph.
     """
     if out != "-" and is_file_target(out) and len(refs) > 1:
-        raise InputError(
-            f"-o {out} names one recipe file, but {len(refs)} jobs were given; pass a folder instead"
-        )
+        raise InputError(f"-o {out} names one recipe file, but {len(refs)} jobs were given; pass a folder instead")
     result = FetchResult()
     prepared: list[tuple[str, Job, dict[str, Any]]] = []
     for ref in refs:

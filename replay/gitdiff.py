@@ -65,13 +65,8 @@ def _header_lines(job: Job) -> list[str]:
     lines = _flat_lines("source", source, plain=True) if source else []
     if summary["id"]:
         lines.append(f"job: {summary['id']}")
-    for key, label in (
-        ("status", "status"),
-        ("workflow_id", "workflow"),
-        ("created", "created"),
-        ("started", "started"),
-        ("ended", "ended"),
-    ):
+    for key, label in (("status", "status"), ("workflow_id", "workflow"), ("created", "created"),
+                       ("started", "started"), ("ended", "ended")):
         if summary[key] is not None:
             lines.append(f"{label}: {summary[key]}")
     if job.error is not None:
@@ -127,14 +122,10 @@ def _ui_graph_lines(graph: dict[str, Any], prefix: str, subgraph: bool) -> list[
         shown = ui_node_fields(node, links, include_layout=False)
         head = f"{prefix}ui {node.get('id')} {node.get('type', '?')}"
         lines += ["", head]
-        if (
-            shown.get("mode", 0) != 0
-        ):  # 0 (always) is every node's normal mode; only a muted or bypassed node says so
+        if shown.get("mode", 0) != 0:  # 0 (always) is every node's normal mode; only a muted or bypassed node says so
             lines.append(f"{head} mode: {format_value(shown['mode'], name='mode', ui=True)}")
         for name, slot in (shown.get("inputs") or {}).items():
-            lines.append(
-                f"{head} input {name}: {format_value(slot.get('link')) if slot.get('link') else '-'}"
-            )
+            lines.append(f"{head} input {name}: {format_value(slot.get('link')) if slot.get('link') else '-'}")
         lines += _widget_lines(head, shown.get("widgets_values"))
         for key, value in shown.items():
             if key not in _UI_NODE_SKIP:
@@ -200,26 +191,17 @@ class GitSetup:
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` shape of `git-setup`."""
-        return {
-            "repo": self.repo,
-            "gitattributes": self.gitattributes,
-            "line": self.line,
-            "line_added": self.line_added,
-            "config_key": TEXTCONV_KEY,
-            "textconv": self.textconv,
-            "config_changed": self.config_changed,
-        }
+        return {"repo": self.repo, "gitattributes": self.gitattributes, "line": self.line,
+                "line_added": self.line_added, "config_key": TEXTCONV_KEY, "textconv": self.textconv,
+                "config_changed": self.config_changed}
 
 
 def _git(args: list[str], cwd: str | None) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=_GIT_TIMEOUT, check=False
-        )
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=_GIT_TIMEOUT,
+                              check=False)
     except FileNotFoundError as exc:
-        raise InputError(
-            "git is not installed (or not on PATH); install git and run git-setup again"
-        ) from exc
+        raise InputError("git is not installed (or not on PATH); install git and run git-setup again") from exc
     except subprocess.TimeoutExpired as exc:
         raise InputError(f"git {args[0]} did not answer within {_GIT_TIMEOUT:.0f} s") from exc
 
@@ -230,19 +212,15 @@ def repo_root(cwd: str | None = None) -> str:
     root = done.stdout.strip()
     if done.returncode != 0 or not root:
         where = cwd or "the current folder"
-        raise InputError(
-            f"{where} is not inside a git work tree; run git-setup inside your repository "
-            "(or `git init` first)"
-        )
+        raise InputError(f"{where} is not inside a git work tree; run git-setup inside your repository "
+                         "(or `git init` first)")
     return root
 
 
 def _check_pattern(pattern: str) -> str:
     if not pattern.strip() or any(ch.isspace() for ch in pattern) or pattern.startswith(("#", "!")):
-        raise InputError(
-            f"--pattern {pattern!r}: a .gitattributes pattern must be one word without spaces "
-            "that does not start with # or !, like recipes/**/*.yaml"
-        )
+        raise InputError(f"--pattern {pattern!r}: a .gitattributes pattern must be one word without spaces "
+                         "that does not start with # or !, like recipes/**/*.yaml")
     return pattern
 
 
@@ -263,9 +241,8 @@ def add_attribute_line(path: Path, line: str) -> bool:
     return True
 
 
-def git_setup(
-    pattern: str = DEFAULT_PATTERN, *, cwd: str | None = None, command: str = TEXTCONV_COMMAND
-) -> GitSetup:
+def git_setup(pattern: str = DEFAULT_PATTERN, *, cwd: str | None = None,
+              command: str = TEXTCONV_COMMAND) -> GitSetup:
     """Register comfy-replay as the git diff driver for recipes in the repository holding `cwd`.
 
     Adds `<pattern> diff=comfy-replay` to the top-level `.gitattributes` (created when missing, never
@@ -281,14 +258,8 @@ def git_setup(
         done = _git(["config", "--local", TEXTCONV_KEY, command], root)
         if done.returncode != 0:
             raise InputError(f"git config {TEXTCONV_KEY} failed: {done.stderr.strip() or done.returncode}")
-    return GitSetup(
-        repo=root,
-        gitattributes=str(attributes),
-        line=line,
-        line_added=added,
-        textconv=command,
-        config_changed=changed,
-    )
+    return GitSetup(repo=root, gitattributes=str(attributes), line=line, line_added=added,
+                    textconv=command, config_changed=changed)
 
 
 __all__ = [

@@ -42,9 +42,7 @@ def check_job_id(text: str) -> str:
     """
     if not isinstance(text, str) or not is_job_id(text):
         shown = text if isinstance(text, str) and len(text) <= 80 else repr(text)[:80]
-        raise InputError(
-            f"{shown!s} is not a job id: a job id is a UUID like 3c04dcaf-283e-4da6-9ed7-02a8b6d99560"
-        )
+        raise InputError(f"{shown!s} is not a job id: a job id is a UUID like 3c04dcaf-283e-4da6-9ed7-02a8b6d99560")
     return text.lower()
 
 
@@ -81,9 +79,7 @@ class ExecutionError:
         """The last traceback frame as one line (`File "...", line N, in f: code`), or ''."""
         if not self.traceback:
             return ""
-        lines = [
-            ln.strip() for ln in self.traceback[-1].splitlines() if ln.strip() and set(ln.strip()) != {"^"}
-        ]
+        lines = [ln.strip() for ln in self.traceback[-1].splitlines() if ln.strip() and set(ln.strip()) != {"^"}]
         return ": ".join(lines[:2])
 
     @classmethod
@@ -197,7 +193,7 @@ def detect_kind(doc: Any) -> str:
         if _is_history_entry(doc):
             return KIND_HISTORY
         if len(doc) == 1:
-            ((key, value),) = doc.items()
+            (key, value), = doc.items()
             if is_job_id(str(key)) and _is_history_entry(value):
                 return KIND_HISTORY
         if _is_ui(doc):
@@ -212,14 +208,7 @@ def detect_kind(doc: Any) -> str:
             "the document is not a ComfyUI job, history entry, API prompt, UI workflow or recipe "
             f"(top-level keys: {', '.join(sorted(map(str, doc))[:6])})"
         )
-    what = {
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        type(None): "null",
-        int: "a number",
-        float: "a number",
-    }
+    what = {list: "a list", str: "a string", bool: "a boolean", type(None): "null", int: "a number", float: "a number"}
     raise InputError(
         f"the document is {what.get(type(doc), type(doc).__name__)}, "
         "not a ComfyUI job, history entry, API prompt, UI workflow or recipe"
@@ -229,9 +218,7 @@ def detect_kind(doc: Any) -> str:
 # ---------------------------------------------------------------------------------------------- builders
 
 
-def _split_workflow(
-    workflow: Any,
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+def _split_workflow(workflow: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
     """Return (prompt, extra_data, ui graph) from a job's `workflow` field, sniffing its shape."""
     if not isinstance(workflow, dict):
         return None, None, None
@@ -309,9 +296,7 @@ def history_to_detail(job_id: str, entry: dict[str, Any]) -> dict[str, Any]:
     """
     prompt_tuple = entry.get("prompt")
     if not isinstance(prompt_tuple, list) or len(prompt_tuple) < 3:
-        raise InputError(
-            f"history entry of job {job_id} has no prompt tuple [number, id, prompt, extra_data, outputs]"
-        )
+        raise InputError(f"history entry of job {job_id} has no prompt tuple [number, id, prompt, extra_data, outputs]")
     number = prompt_tuple[0]
     prompt = prompt_tuple[2] if isinstance(prompt_tuple[2], dict) else {}
     extra = prompt_tuple[3] if len(prompt_tuple) > 3 and isinstance(prompt_tuple[3], dict) else {}
@@ -362,16 +347,14 @@ def history_to_detail(job_id: str, entry: dict[str, Any]) -> dict[str, Any]:
 def job_from_history(doc: dict[str, Any], job_id: str | None = None) -> Job:
     """Build a Job from an OSS history document: `{id: entry}` or a bare entry (id from the prompt tuple)."""
     if not _is_history_entry(doc) and len(doc) == 1:
-        ((key, entry),) = doc.items()
+        (key, entry), = doc.items()
         job_id = job_id or str(key)
     else:
         entry = doc
     tuple_id = entry["prompt"][1] if len(entry["prompt"]) > 1 else None
     job_id = job_id or (str(tuple_id) if tuple_id is not None else None)
     if not job_id or not is_job_id(job_id):
-        raise InputError(
-            'history entry has no job id (expected {"<uuid>": {...}} or a prompt tuple holding the id)'
-        )
+        raise InputError("history entry has no job id (expected {\"<uuid>\": {...}} or a prompt tuple holding the id)")
     job = job_from_detail(history_to_detail(job_id.lower(), entry))
     job.kind = KIND_HISTORY
     return job

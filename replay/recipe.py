@@ -36,9 +36,7 @@ def is_secret_name(name: str) -> bool:
 
 
 def _path(*parts: str) -> str:
-    return "".join(
-        f".{p}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) else f"[{p!r}]".replace("'", '"') for p in parts
-    )
+    return "".join(f".{p}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) else f"[{p!r}]".replace("'", '"') for p in parts)
 
 
 def _redact_named(obj: Any, where: tuple[str, ...], found: list[str]) -> Any:
@@ -163,9 +161,7 @@ def check_outline(data: Any, *, file: str | None = None) -> None:
     if not isinstance(data, dict) or "recipe" not in data:
         raise DocumentError("not a comfy-replay recipe (no top-level 'recipe' key)", file=where)
     if data["recipe"] != RECIPE_VERSION or isinstance(data["recipe"], bool):
-        raise DocumentError(
-            f"unsupported recipe version {data['recipe']!r}; this comfy-replay reads version 1", file=where
-        )
+        raise DocumentError(f"unsupported recipe version {data['recipe']!r}; this comfy-replay reads version 1", file=where)
     for key in ("source", "job", "extra_data", "ui_workflow", "repro"):
         if key in data and not isinstance(data[key], dict):
             raise DocumentError(f"'{key}' must be a mapping", file=where)
@@ -175,9 +171,7 @@ def check_outline(data: Any, *, file: str | None = None) -> None:
             raise DocumentError("'prompt' must be a mapping of node ids to nodes", file=where)
         for node_id, node in prompt.items():
             if not isinstance(node, dict) or not isinstance(node.get("inputs", {}), dict):
-                raise DocumentError(
-                    f"prompt node {node_id!r} must be a mapping with 'class_type' and 'inputs'", file=where
-                )
+                raise DocumentError(f"prompt node {node_id!r} must be a mapping with 'class_type' and 'inputs'", file=where)
     if not any(key in data for key in ("job", "prompt", "ui_workflow")):
         raise DocumentError("the recipe holds no job, prompt or UI workflow", file=where)
 
@@ -186,9 +180,7 @@ def export_job(recipe: dict[str, Any]) -> dict[str, Any]:
     """Rebuild the job detail JSON from a recipe (`export --job`): the server's record minus secrets."""
     job = recipe.get("job")
     if not isinstance(job, dict):
-        raise InputError(
-            "this recipe holds no job record (it was made from a prompt or UI file); try --prompt or --ui"
-        )
+        raise InputError("this recipe holds no job record (it was made from a prompt or UI file); try --prompt or --ui")
     detail = copy.deepcopy(job)
     if "workflow" not in detail:
         workflow = rebuild_workflow(_job_parts(recipe))
@@ -202,17 +194,13 @@ def export_document(job: Job, what: str, *, api_key: str | None = None) -> dict[
     recipe = build_recipe(job, api_key=api_key)
     if what == "prompt":
         if "prompt" not in recipe:
-            hint = (
-                " (it has only a UI graph: `comfy-replay convert` makes a prompt)" if job.ui_workflow else ""
-            )
+            hint = " (it has only a UI graph: `comfy-replay convert` makes a prompt)" if job.ui_workflow else ""
             raise InputError(f"this document holds no API prompt{hint}")
         prompt: dict[str, Any] = recipe["prompt"]
         return prompt
     if what == "ui":
         if "ui_workflow" not in recipe:
-            raise InputError(
-                "this document holds no UI graph (the job was submitted without extra_pnginfo.workflow)"
-            )
+            raise InputError("this document holds no UI graph (the job was submitted without extra_pnginfo.workflow)")
         ui: dict[str, Any] = recipe["ui_workflow"]
         return ui
     return export_job(recipe)

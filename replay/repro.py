@@ -42,12 +42,7 @@ class InputMismatch:
     def as_dict(self) -> dict[str, Any]:
         """The mismatch as plain data, secret values hidden."""
         return _secret_safe(
-            {
-                "node": self.node_id,
-                "input": self.input_name,
-                "prompt": self.prompt_value,
-                "reported": self.reported_value,
-            }
+            {"node": self.node_id, "input": self.input_name, "prompt": self.prompt_value, "reported": self.reported_value}
         )
 
 
@@ -79,8 +74,7 @@ class ReproPlan:
             "dropped_nodes": list(self.dropped),
             "targets": list(self.targets),
             "overrides": [
-                _secret_safe({"node": o.node_id, "input": o.input_name, "value": o.value})
-                for o in self.overrides
+                _secret_safe({"node": o.node_id, "input": o.input_name, "value": o.value}) for o in self.overrides
             ],
             "pinned_inputs": [m.as_dict() for m in self.pinned],
             "input_mismatches": [m.as_dict() for m in self.mismatches],
@@ -94,9 +88,7 @@ def _secret_safe(entry: dict[str, Any]) -> dict[str, Any]:
     """Hide the values of an entry about an input whose name looks secret (`api_key`, `token`, ...)."""
     if not is_secret_name(str(entry.get("input", ""))):
         return entry
-    return {
-        key: (REDACTED if key in ("value", "prompt", "reported") else value) for key, value in entry.items()
-    }
+    return {key: (REDACTED if key in ("value", "prompt", "reported") else value) for key, value in entry.items()}
 
 
 def error_fields(error: ExecutionError | None) -> dict[str, str] | None:
@@ -121,14 +113,8 @@ def check_failed(job: Job) -> ExecutionError:
             status=None,
         )
     if job.status != "failed":
-        why = (
-            " (a cancelled job did not fail: there is no error to reproduce)"
-            if job.status == "cancelled"
-            else ""
-        )
-        raise JobStateError(
-            f"{name} is {job.status}, not failed{why}; repro rebuilds failed jobs", status=job.status
-        )
+        why = " (a cancelled job did not fail: there is no error to reproduce)" if job.status == "cancelled" else ""
+        raise JobStateError(f"{name} is {job.status}, not failed{why}; repro rebuilds failed jobs", status=job.status)
     if job.error is None or not job.error.node_id:
         raise JobStateError(
             f"{name} failed, but its record has no execution_error naming the failing node; nothing to rebuild from",
@@ -254,9 +240,7 @@ def build_repro(
     dropped = [n for n in sorted(job.prompt, key=natural_key) if n not in kept_set]
     for override in overrides:
         if override.node_id in dropped:
-            notes.append(
-                f"--set {override.node_id}.{override.input_name} has no effect: node {override.node_id} was dropped"
-            )
+            notes.append(f"--set {override.node_id}.{override.input_name} has no effect: node {override.node_id} was dropped")
     ui = job.ui_workflow
     if mode == "minimal" and ui is not None:
         ui = None
@@ -277,9 +261,7 @@ def build_repro(
     )
 
 
-def repro_recipe(
-    plan: ReproPlan, job: Job, *, server: str | None = None, api_key: str | None = None
-) -> dict[str, Any]:
+def repro_recipe(plan: ReproPlan, job: Job, *, server: str | None = None, api_key: str | None = None) -> dict[str, Any]:
     """The recipe of a plan: its prompt, the job's extra_data and (full mode) UI graph, and the `repro` section.
 
     It holds no `job` record: it is derived from the failed job (`source.derived_from`), not a copy of it.
@@ -322,15 +304,11 @@ def verdict(original: ExecutionError, new_job: Job) -> Verdict:
     if new_job.status == "cancelled":
         return "different-failure"
     if new_job.status != "failed":
-        raise JobStateError(
-            f"job {new_job.id} is {new_job.status}; a verdict needs a finished job", status=new_job.status
-        )
+        raise JobStateError(f"job {new_job.id} is {new_job.status}; a verdict needs a finished job", status=new_job.status)
     new = new_job.error
     if new is None:
         return "different-failure"
-    same_place = new.node_id == original.node_id or (
-        bool(new.node_type) and new.node_type == original.node_type
-    )
+    same_place = new.node_id == original.node_id or (bool(new.node_type) and new.node_type == original.node_type)
     if same_place and _same_exception(new.exception_type, original.exception_type):
         return "reproduced"
     return "different-failure"
@@ -421,12 +399,7 @@ def rerun(
 
     plan = run.plan
     run.job_id = submit_prompt(
-        client,
-        plan.prompt,
-        ui_workflow=plan.ui_workflow,
-        targets=plan.targets,
-        preflight=preflight,
-        defs=defs,
+        client, plan.prompt, ui_workflow=plan.ui_workflow, targets=plan.targets, preflight=preflight, defs=defs
     )
     if on_submitted is not None:
         on_submitted(run.job_id)
@@ -453,13 +426,8 @@ def render_repro(run: ReproRun) -> str:
     for mismatch in plan.mismatches:
         entry = mismatch.as_dict()
         pinned = " (pinned)" if mismatch in plan.pinned else " (--pin-inputs writes it in)"
-        rows.append(
-            (
-                "mismatch",
-                f"node {entry['node']} input {entry['input']!r}: prompt {entry['prompt']!r}, "
-                f"error reported {entry['reported']!r}{pinned}",
-            )
-        )
+        rows.append(("mismatch", f"node {entry['node']} input {entry['input']!r}: prompt {entry['prompt']!r}, "
+                                 f"error reported {entry['reported']!r}{pinned}"))
     for note in plan.notes:
         rows.append(("note", note))
     if run.state != "printed":

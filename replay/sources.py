@@ -44,9 +44,7 @@ def _parse_json(text: str, name: str) -> Any:
     try:
         return json.loads(text, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as exc:
-        raise DocumentError(
-            f"not valid JSON: {exc.msg}", file=name, line=exc.lineno, column=exc.colno
-        ) from exc
+        raise DocumentError(f"not valid JSON: {exc.msg}", file=name, line=exc.lineno, column=exc.colno) from exc
     except RecursionError as exc:
         raise DocumentError("JSON nested too deeply", file=name) from exc
 

@@ -30,10 +30,7 @@ the seconds waited so far."""
 
 
 def submit_body(
-    prompt: Mapping[str, Any],
-    *,
-    ui_workflow: Mapping[str, Any] | None = None,
-    targets: Iterable[str] | None = None,
+    prompt: Mapping[str, Any], *, ui_workflow: Mapping[str, Any] | None = None, targets: Iterable[str] | None = None
 ) -> dict[str, Any]:
     """The JSON body of `POST /api/prompt`: prompt, UI graph (as extra_pnginfo.workflow), targets."""
     body: dict[str, Any] = {"prompt": dict(prompt)}
@@ -85,13 +82,9 @@ def _output_problems(prompt: Mapping[str, Any], targets: list[str], defs: NodeDe
     lines = []
     for target in targets:
         if target in graph and not defs[graph.class_type(target)].output_node:
-            lines.append(
-                f"target {target} ({graph.class_type(target)}): not an output node, so it cannot be a target"
-            )
+            lines.append(f"target {target} ({graph.class_type(target)}): not an output node, so it cannot be a target")
     if not any(defs[graph.class_type(n)].output_node for n in known):
-        lines.append(
-            "the prompt has no output node (SaveImage, PreviewImage, ...); the server would refuse it"
-        )
+        lines.append("the prompt has no output node (SaveImage, PreviewImage, ...); the server would refuse it")
     return lines
 
 
@@ -152,20 +145,14 @@ def submit_job(
     `targets` default to those of the recipe's `repro` section.
     """
     if not job.prompt:
-        hint = (
-            " (a UI workflow: convert it to an API prompt first with `comfy-replay convert`)"
-            if job.ui_workflow
-            else ""
-        )
+        hint = " (a UI workflow: convert it to an API prompt first with `comfy-replay convert`)" if job.ui_workflow else ""
         raise InputError(f"there is no API prompt to submit{hint}")
     prompt = apply_sets(job.prompt, sets)
     if targets is None:
         section = job.repro if isinstance(job.repro, dict) else {}
         listed = section.get("targets")
         targets = [str(t) for t in listed] if isinstance(listed, list) else []
-    return submit_prompt(
-        client, prompt, ui_workflow=job.ui_workflow, targets=targets, preflight=preflight, defs=defs
-    )
+    return submit_prompt(client, prompt, ui_workflow=job.ui_workflow, targets=targets, preflight=preflight, defs=defs)
 
 
 def wait_for_job(

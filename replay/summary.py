@@ -12,11 +12,7 @@ def _iso(seconds: float | None) -> str | None:
     if seconds is None:
         return None
     try:
-        return (
-            datetime.fromtimestamp(seconds, tz=timezone.utc)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z")
-        )
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     except (OverflowError, OSError, ValueError):
         return None
 

@@ -192,11 +192,7 @@ def _prompts_in(doc: Any, kind: str) -> Iterator[tuple[JsonPath, Any]]:
         yield (), doc
     elif kind in ("container", "recipe") and isinstance(doc.get("prompt"), dict):
         yield ("prompt",), doc["prompt"]
-    elif (
-        kind == "job"
-        and isinstance(doc.get("workflow"), dict)
-        and isinstance(doc["workflow"].get("prompt"), dict)
-    ):
+    elif kind == "job" and isinstance(doc.get("workflow"), dict) and isinstance(doc["workflow"].get("prompt"), dict):
         yield ("workflow", "prompt"), doc["workflow"]["prompt"]
 
 

@@ -113,9 +113,7 @@ class Graph:
             raise GraphError(f"the prompt has a cycle through nodes {_shown(stuck)}", problems=[])
         return order
 
-    def output_nodes(
-        self, output_classes: Collection[str] | None = None, known_classes: Collection[str] = ()
-    ) -> list[str]:
+    def output_nodes(self, output_classes: Collection[str] | None = None, known_classes: Collection[str] = ()) -> list[str]:
         """The output nodes, in natural order.
 
         A node is an output when its class is in `output_classes` (the classes `/object_info` marks
@@ -198,9 +196,7 @@ def prune(prompt: Mapping[str, Any], keep: Collection[str]) -> dict[str, Any]:
             if is_link(value) and value[0] in prompt and value[0] not in kept:
                 cut.append(f"node {node_id} input {name!r} needs node {value[0]}")
     if cut:
-        raise GraphError(
-            f"pruning would cut links the kept nodes need: {'; '.join(cut[:_SHOWN])}", problems=cut
-        )
+        raise GraphError(f"pruning would cut links the kept nodes need: {'; '.join(cut[:_SHOWN])}", problems=cut)
     return kept
 
 
@@ -273,9 +269,7 @@ def apply_sets(
                 f"{override.input_name!r}; its inputs: {names}"
             )
         if is_link(override.value) and override.value[0] not in result:
-            raise InputError(
-                f"--set {override}: the value links to node {override.value[0]!r}, which the prompt does not have"
-            )
+            raise InputError(f"--set {override}: the value links to node {override.value[0]!r}, which the prompt does not have")
         if "inputs" not in node or not isinstance(node["inputs"], dict):
             node["inputs"] = {}
         node["inputs"][override.input_name] = copy.deepcopy(override.value)

@@ -39,21 +39,14 @@ for _group in COMMAND_GROUPS:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used by the docs test)."""
-    parser = _Parser(
-        prog=PROG,
-        description="Make ComfyUI jobs reproducible: fetch, archive, diff and rebuild jobs as YAML recipes.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = _Parser(prog=PROG, description="Make ComfyUI jobs reproducible: fetch, archive, diff and rebuild jobs "
+                     "as YAML recipes.", formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     _common_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (_func, adder, help_text, description) in _COMMANDS.items():
-        p = sub.add_parser(
-            name,
-            help=help_text,
-            description=description,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+        p = sub.add_parser(name, help=help_text, description=description,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         adder(p)
         _common_options(p)
     return parser
@@ -109,10 +102,8 @@ def main(
         return EXIT_USAGE
     except Exception as exc:  # a bug: say so in one line, traceback with -v
         _traceback(err, verbose)
-        err.write(
-            f"{PROG}: error: internal error ({type(exc).__name__}: {_one_line(str(exc))[:300]}); "
-            "run with -v for the traceback and please report it\n"
-        )
+        err.write(f"{PROG}: error: internal error ({type(exc).__name__}: {_one_line(str(exc))[:300]}); "
+                  "run with -v for the traceback and please report it\n")
         return EXIT_INTERNAL
 
 

@@ -139,27 +139,14 @@ def arguments(adder: Callable[[argparse.ArgumentParser], None]) -> Callable[[Com
 def _common_options(parser: argparse.ArgumentParser) -> None:
     s = argparse.SUPPRESS
     group = parser.add_argument_group("common options")
-    group.add_argument(
-        "--server",
-        metavar="URL",
-        default=s,
-        help="server URL (env COMFY_SERVER; default "
-        "https://cloud.comfy.org with an API key, else http://127.0.0.1:8188)",
-    )
-    group.add_argument(
-        "--api-key",
-        metavar="KEY",
-        default=s,
-        help="Comfy Cloud API key, sent as X-API-Key (prefer env COMFY_API_KEY)",
-    )
-    group.add_argument(
-        "--timeout", metavar="S", type=float, default=s, help="seconds per HTTP request (default 30)"
-    )
+    group.add_argument("--server", metavar="URL", default=s, help="server URL (env COMFY_SERVER; default "
+                       "https://cloud.comfy.org with an API key, else http://127.0.0.1:8188)")
+    group.add_argument("--api-key", metavar="KEY", default=s,
+                       help="Comfy Cloud API key, sent as X-API-Key (prefer env COMFY_API_KEY)")
+    group.add_argument("--timeout", metavar="S", type=float, default=s, help="seconds per HTTP request (default 30)")
     group.add_argument("--json", action="store_true", default=s, help="machine-readable result on stdout")
     group.add_argument("-q", "--quiet", action="store_true", default=s, help="print only results and errors")
-    group.add_argument(
-        "-v", "--verbose", action="store_true", default=s, help="more detail; tracebacks on errors"
-    )
+    group.add_argument("-v", "--verbose", action="store_true", default=s, help="more detail; tracebacks on errors")
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -177,10 +164,8 @@ class _ProgressBar:
     def show(self, progress: Any) -> None:
         width = 30
         filled = width * progress.done // progress.total if progress.total else width
-        self.err.write(
-            f"\rarchive {progress.done:>6}/{progress.total} [{'=' * filled}{' ' * (width - filled)}] "
-            f"{progress.rate:6.1f} jobs/s"
-        )
+        self.err.write(f"\rarchive {progress.done:>6}/{progress.total} [{'=' * filled}{' ' * (width - filled)}] "
+                       f"{progress.rate:6.1f} jobs/s")
         self.err.flush()
         self.drawn = True
 
@@ -190,29 +175,15 @@ class _ProgressBar:
 
 
 def _set_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="NODE.INPUT=VALUE",
-        help="override an input (repeatable); VALUE is JSON when it parses, else a string",
-    )
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.INPUT=VALUE",
+                   help="override an input (repeatable); VALUE is JSON when it parses, else a string")
 
 
 def _wait_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--wait-timeout",
-        metavar="S",
-        type=float,
-        default=600.0,
-        help="seconds to follow the job with --wait (default 600)",
-    )
-    p.add_argument(
-        "--no-preflight",
-        action="store_true",
-        help="submit without checking the prompt against the graph rules and /object_info first",
-    )
+    p.add_argument("--wait-timeout", metavar="S", type=float, default=600.0,
+                   help="seconds to follow the job with --wait (default 600)")
+    p.add_argument("--no-preflight", action="store_true",
+                   help="submit without checking the prompt against the graph rules and /object_info first")
 
 
 def _progress(ctx: Context, what: str) -> Callable[[str, float], None] | None:
@@ -231,3 +202,5 @@ def _progress(ctx: Context, what: str) -> Callable[[str, float], None] | None:
 def _end_progress(ctx: Context, shown: object) -> None:
     if shown is not None:
         ctx.stderr.write("\r\033[K")
+
+

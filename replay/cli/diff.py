@@ -17,34 +17,19 @@ from replay.errors import InputError
 
 
 def _convert_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "ui_file",
-        metavar="UI_FILE",
-        help="a UI workflow (format 0.4 or 1), a job or recipe that has one, or -",
-    )
-    p.add_argument(
-        "--object-info",
-        metavar="FILE",
-        help="node definitions (/object_info JSON, plain or .gz); default: GET /object_info from the server",
-    )
-    p.add_argument(
-        "-o", "--output", metavar="FILE", default="-", help="where to write the prompt JSON (default stdout)"
-    )
-    p.add_argument(
-        "--allow-unknown",
-        action="store_true",
-        help="convert even when node types are missing from the definitions (they keep only their links)",
-    )
+    p.add_argument("ui_file", metavar="UI_FILE", help="a UI workflow (format 0.4 or 1), a job or recipe that has one, or -")
+    p.add_argument("--object-info", metavar="FILE",
+                   help="node definitions (/object_info JSON, plain or .gz); default: GET /object_info from the server")
+    p.add_argument("-o", "--output", metavar="FILE", default="-", help="where to write the prompt JSON (default stdout)")
+    p.add_argument("--allow-unknown", action="store_true",
+                   help="convert even when node types are missing from the definitions (they keep only their links)")
 
 
-@command(
-    "convert",
-    "turn a UI workflow into an API prompt using node definitions",
-    "Convert a UI workflow into the API prompt the ComfyUI frontend would submit, naming each node's\n"
-    "widget values after the node definitions from /object_info. Notes go to stderr.\n"
-    "Exit 2 when node types are missing from the definitions (all are listed) unless --allow-unknown.\n"
-    "Example: comfy-replay convert flux_schnell.json --object-info object_info.json.gz -o prompt.json",
-)
+@command("convert", "turn a UI workflow into an API prompt using node definitions",
+         "Convert a UI workflow into the API prompt the ComfyUI frontend would submit, naming each node's\n"
+         "widget values after the node definitions from /object_info. Notes go to stderr.\n"
+         "Exit 2 when node types are missing from the definitions (all are listed) unless --allow-unknown.\n"
+         "Example: comfy-replay convert flux_schnell.json --object-info object_info.json.gz -o prompt.json")
 @arguments(_convert_args)
 def cmd_convert(ctx: Context) -> int:
     from replay.canonical import atomic_write  # noqa: PLC0415
@@ -75,40 +60,21 @@ def cmd_convert(ctx: Context) -> int:
 def _diff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", metavar="A", help="job id, job/history/prompt/UI JSON file, recipe, or -")
     p.add_argument("b", metavar="B", help="the same kinds of reference as A")
-    p.add_argument(
-        "--format",
-        choices=("text", "json", "md"),
-        default=None,
-        help="text (default), json (the --json shape) or md (Markdown for a pull request)",
-    )
-    p.add_argument(
-        "--include-layout",
-        action="store_true",
-        help="also compare UI layout (pos, size, extra.ds, order, colours, flags, groups)",
-    )
-    p.add_argument(
-        "--ui", action="store_true", help="compare the UI workflows even when both sides have a prompt"
-    )
-    p.add_argument(
-        "--tolerance", metavar="X", type=float, default=None, help="numbers within X of each other are equal"
-    )
-    p.add_argument(
-        "--ignore",
-        metavar="PATTERN",
-        action="append",
-        default=[],
-        help="deepdiff path to leave out, e.g. \"root[**]['seed']\" (repeatable)",
-    )
+    p.add_argument("--format", choices=("text", "json", "md"), default=None,
+                   help="text (default), json (the --json shape) or md (Markdown for a pull request)")
+    p.add_argument("--include-layout", action="store_true",
+                   help="also compare UI layout (pos, size, extra.ds, order, colours, flags, groups)")
+    p.add_argument("--ui", action="store_true", help="compare the UI workflows even when both sides have a prompt")
+    p.add_argument("--tolerance", metavar="X", type=float, default=None, help="numbers within X of each other are equal")
+    p.add_argument("--ignore", metavar="PATTERN", action="append", default=[],
+                   help="deepdiff path to leave out, e.g. \"root[**]['seed']\" (repeatable)")
     p.add_argument("--exit-code", action="store_true", help="exit 1 when the two differ")
 
 
-@command(
-    "diff",
-    "compare two jobs, recipes or workflows node by node",
-    "Compare two jobs node by node: nodes added, removed and changed (each changed input's old and new value,\n"
-    "links as node[slot]), titles, outputs, status and error. UI layout is ignored unless --include-layout.\n"
-    "Example: comfy-replay diff recipes/examples/success_a.job.json recipes/examples/fail_runtime_zerodiv.job.json",
-)
+@command("diff", "compare two jobs, recipes or workflows node by node",
+         "Compare two jobs node by node: nodes added, removed and changed (each changed input's old and new value,\n"
+         "links as node[slot]), titles, outputs, status and error. UI layout is ignored unless --include-layout.\n"
+         "Example: comfy-replay diff recipes/examples/success_a.job.json recipes/examples/fail_runtime_zerodiv.job.json")
 @arguments(_diff_args)
 def cmd_diff(ctx: Context) -> int:
     from replay.diff import diff_jobs  # noqa: PLC0415
@@ -117,14 +83,8 @@ def cmd_diff(ctx: Context) -> int:
     a = ctx.args
     if a.a == "-" and a.b == "-":
         raise UsageError("only one of A and B can be - (standard input)")
-    result = diff_jobs(
-        ctx.load_job(a.a),
-        ctx.load_job(a.b),
-        tolerance=a.tolerance,
-        ignore=a.ignore,
-        include_layout=a.include_layout,
-        ui=a.ui,
-    )
+    result = diff_jobs(ctx.load_job(a.a), ctx.load_job(a.b), tolerance=a.tolerance, ignore=a.ignore,
+                       include_layout=a.include_layout, ui=a.ui)
     fmt = "json" if ctx.as_json else a.format or "text"
     if fmt == "json":
         ctx.emit_json(to_json(result))
@@ -133,3 +93,5 @@ def cmd_diff(ctx: Context) -> int:
     else:
         ctx.stdout.write(render_text(result, ctx.color(), labels=(a.a, a.b)))
     return EXIT_NEGATIVE if a.exit_code and not result.identical else EXIT_OK
+
+

@@ -13,21 +13,14 @@ from replay.cli._base import (
 
 
 def _git_setup_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--pattern",
-        metavar="GLOB",
-        default="recipes/**/*.yaml",
-        help="which files get the diff driver, as a .gitattributes pattern (default recipes/**/*.yaml)",
-    )
+    p.add_argument("--pattern", metavar="GLOB", default="recipes/**/*.yaml",
+                   help="which files get the diff driver, as a .gitattributes pattern (default recipes/**/*.yaml)")
 
 
-@command(
-    "git-setup",
-    "make git diff and git log -p of recipes show node inputs, not YAML",
-    "Inside a git repository: add '<pattern> diff=comfy-replay' to the top-level .gitattributes (once) and\n"
-    "set diff.comfy-replay.textconv to 'comfy-replay textconv' in the repository's config.\n"
-    "Example: cd my-workflows && comfy-replay git-setup --pattern 'recipes/**/*.yaml'",
-)
+@command("git-setup", "make git diff and git log -p of recipes show node inputs, not YAML",
+         "Inside a git repository: add '<pattern> diff=comfy-replay' to the top-level .gitattributes (once) and\n"
+         "set diff.comfy-replay.textconv to 'comfy-replay textconv' in the repository's config.\n"
+         "Example: cd my-workflows && comfy-replay git-setup --pattern 'recipes/**/*.yaml'")
 @arguments(_git_setup_args)
 def cmd_git_setup(ctx: Context) -> int:
     from replay.gitdiff import git_setup  # noqa: PLC0415
@@ -47,16 +40,15 @@ def _textconv_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="a recipe, or a job/history/prompt/UI JSON file, or -")
 
 
-@command(
-    "textconv",
-    "print a recipe as stable lines for line diffs (git's textconv)",
-    "Print one line per prompt node input ('node 3 KSampler seed: 42', links as node[slot]), prompts as\n"
-    "text blocks, the UI graph's widget values, links and modes without layout. git-setup makes git use it.\n"
-    "Example: comfy-replay textconv recipes/f7838b83-aab4-48ed-96a5-1e0cb6760bc6.yaml",
-)
+@command("textconv", "print a recipe as stable lines for line diffs (git's textconv)",
+         "Print one line per prompt node input ('node 3 KSampler seed: 42', links as node[slot]), prompts as\n"
+         "text blocks, the UI graph's widget values, links and modes without layout. git-setup makes git use it.\n"
+         "Example: comfy-replay textconv recipes/f7838b83-aab4-48ed-96a5-1e0cb6760bc6.yaml")
 @arguments(_textconv_args)
 def cmd_textconv(ctx: Context) -> int:
     from replay.gitdiff import textconv  # noqa: PLC0415
 
     ctx.stdout.write(textconv(ctx.args.file, stdin=ctx.stdin))
     return EXIT_OK
+
+

@@ -20,47 +20,26 @@ from replay.cli._base import (
 
 def _repro_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("job", metavar="JOB", help="a failed job: job id, job/history JSON file, recipe, or -")
-    p.add_argument(
-        "-o",
-        "--output",
-        default="recipes",
-        metavar="DIR|FILE|-",
-        help="folder (default recipes/, file <job_id>.repro.yaml), one .yaml file, or - for stdout",
-    )
-    p.add_argument(
-        "--minimal",
-        action="store_true",
-        help="keep only the failing node, its ancestors and the shortest path to an output node",
-    )
+    p.add_argument("-o", "--output", default="recipes", metavar="DIR|FILE|-",
+                   help="folder (default recipes/, file <job_id>.repro.yaml), one .yaml file, or - for stdout")
+    p.add_argument("--minimal", action="store_true",
+                   help="keep only the failing node, its ancestors and the shortest path to an output node")
     _set_option(p)
-    p.add_argument(
-        "--pin-inputs",
-        action="store_true",
-        help="write the input values the error reported into the prompt where they differ",
-    )
+    p.add_argument("--pin-inputs", action="store_true",
+                   help="write the input values the error reported into the prompt where they differ")
     p.add_argument("--submit", action="store_true", help="post the rebuilt prompt and print the new job id")
-    p.add_argument(
-        "--wait", action="store_true", help="with --submit: follow the new job and print the verdict"
-    )
+    p.add_argument("--wait", action="store_true", help="with --submit: follow the new job and print the verdict")
     _wait_options(p)
-    p.add_argument(
-        "--object-info",
-        metavar="FILE",
-        help="node definitions (/object_info JSON, plain or .gz): output nodes and preflight checks",
-    )
-    p.add_argument(
-        "--force", action="store_true", help="overwrite a recipe of another job at the target path"
-    )
+    p.add_argument("--object-info", metavar="FILE",
+                   help="node definitions (/object_info JSON, plain or .gz): output nodes and preflight checks")
+    p.add_argument("--force", action="store_true", help="overwrite a recipe of another job at the target path")
 
 
-@command(
-    "repro",
-    "rebuild a failed job as a resubmittable recipe, optionally rerun it and judge the result",
-    "From a failed job's execution_error, write a recipe that can run again: the whole prompt, or with\n"
-    "--minimal only what is needed to hit the failure. --set tries a fix; --submit posts it; --wait follows\n"
-    "it and prints the verdict: reproduced, different-failure or not-reproduced (all exit 0).\n"
-    "Example: comfy-replay repro f7838b83-aab4-48ed-96a5-1e0cb6760bc6 --minimal --submit --wait",
-)
+@command("repro", "rebuild a failed job as a resubmittable recipe, optionally rerun it and judge the result",
+         "From a failed job's execution_error, write a recipe that can run again: the whole prompt, or with\n"
+         "--minimal only what is needed to hit the failure. --set tries a fix; --submit posts it; --wait follows\n"
+         "it and prints the verdict: reproduced, different-failure or not-reproduced (all exit 0).\n"
+         "Example: comfy-replay repro f7838b83-aab4-48ed-96a5-1e0cb6760bc6 --minimal --submit --wait")
 @arguments(_repro_args)
 def cmd_repro(ctx: Context) -> int:
     from replay.repro import render_repro, rerun, write_repro  # noqa: PLC0415
@@ -75,31 +54,16 @@ def cmd_repro(ctx: Context) -> int:
     defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
     if defs is None and (a.submit or job.source.get("server")):
         defs = server_defs(ctx.client())
-    run = write_repro(
-        job,
-        minimal=a.minimal,
-        sets=sets,
-        pin_inputs=a.pin_inputs,
-        defs=defs,
-        out=a.output,
-        force=a.force,
-        api_key=ctx.api_key,
-    )
+    run = write_repro(job, minimal=a.minimal, sets=sets, pin_inputs=a.pin_inputs, defs=defs, out=a.output,
+                      force=a.force, api_key=ctx.api_key)
     if run.state == "printed":
         ctx.stdout.write(run.recipe_text)
     if a.submit:
         progress = _progress(ctx, "the new job")
         try:
-            rerun(
-                run,
-                ctx.client(),
-                wait=a.wait,
-                wait_timeout=a.wait_timeout,
-                preflight=not a.no_preflight,
-                defs=defs,
-                on_progress=progress,
-                on_submitted=(lambda job_id: ctx.info(f"submitted job {job_id}")) if a.wait else None,
-            )
+            rerun(run, ctx.client(), wait=a.wait, wait_timeout=a.wait_timeout, preflight=not a.no_preflight,
+                  defs=defs, on_progress=progress,
+                  on_submitted=(lambda job_id: ctx.info(f"submitted job {job_id}")) if a.wait else None)
         finally:
             _end_progress(ctx, progress)
     if ctx.as_json:
@@ -112,28 +76,18 @@ def cmd_repro(ctx: Context) -> int:
 
 
 def _submit_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "file", metavar="RECIPE|FILE", help="a recipe, job JSON, history entry or API prompt (or -)"
-    )
+    p.add_argument("file", metavar="RECIPE|FILE", help="a recipe, job JSON, history entry or API prompt (or -)")
     _set_option(p)
-    p.add_argument(
-        "--wait", action="store_true", help="follow the job to the end; exit 1 if it fails or is cancelled"
-    )
+    p.add_argument("--wait", action="store_true", help="follow the job to the end; exit 1 if it fails or is cancelled")
     _wait_options(p)
-    p.add_argument(
-        "--object-info",
-        metavar="FILE",
-        help="node definitions for the preflight checks instead of the server's /object_info",
-    )
+    p.add_argument("--object-info", metavar="FILE",
+                   help="node definitions for the preflight checks instead of the server's /object_info")
 
 
-@command(
-    "submit",
-    "post a recipe's or file's prompt to the server",
-    "Post the prompt (with the UI graph as extra_pnginfo.workflow, and a repro recipe's targets) to\n"
-    "/api/prompt after a preflight check, and print the new job id. --wait follows the job to the end.\n"
-    "Example: comfy-replay submit recipes/f7838b83-aab4-48ed-96a5-1e0cb6760bc6.repro.yaml --wait",
-)
+@command("submit", "post a recipe's or file's prompt to the server",
+         "Post the prompt (with the UI graph as extra_pnginfo.workflow, and a repro recipe's targets) to\n"
+         "/api/prompt after a preflight check, and print the new job id. --wait follows the job to the end.\n"
+         "Example: comfy-replay submit recipes/f7838b83-aab4-48ed-96a5-1e0cb6760bc6.repro.yaml --wait")
 @arguments(_submit_args)
 def cmd_submit(ctx: Context) -> int:
     from replay.repro import describe_error, error_fields  # noqa: PLC0415
@@ -163,3 +117,5 @@ def cmd_submit(ctx: Context) -> int:
         ctx.print(job_id)
         ctx.print(f"failed at {describe_error(new.error)}" if new.status == "failed" else str(new.status))
     return EXIT_OK if new.status == "completed" else EXIT_NEGATIVE
+
+
