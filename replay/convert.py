@@ -596,15 +596,19 @@ def _fit_order(
     come before optional ones, as the server sends them; within a group, the order is the one in
     which every value fits its widget (a combo's list, a number's type and range, a boolean, a
     string) and the most values equal their widget's default; ties go to the order in which inputs
-    of those names usually stand in the definitions (``width`` before ``height``). When no order
-    fits, the given one is kept.
+    of those names usually stand in the definitions (``width`` before ``height``), then to natural
+    order (``prompt2`` before ``prompt10``). When no order fits, the given one is kept.
     """
     stored = sorted(
         (spec for spec in specs if spec.is_stored),
-        key=lambda spec: usual.get(spec.name.rsplit(".", 1)[-1], 0.5),
+        key=lambda spec: (usual.get(spec.name.rsplit(".", 1)[-1], 0.5), natural_key(spec.name)),
     )
     if len(stored) < 2:
         return specs
+    # Inputs that no value can tell apart (same widget, limits and default) are taken in the order
+    # above, so the search only decides how many of each kind come first: a few hundred states
+    # even for an option with nine prompts and nine durations.
+    kinds = [_fit_kind(spec) for spec in stored]
 
     @cache
     def best(remaining: frozenset[int], position: int) -> tuple[int, tuple[int, ...]] | None:
@@ -614,7 +618,11 @@ def _fit_order(
             return 0, tuple(sorted(remaining))
         required = [i for i in remaining if stored[i].required]
         found: tuple[int, tuple[int, ...]] | None = None
+        tried: set[str] = set()
         for index in sorted(required) if required else sorted(remaining):
+            if kinds[index] in tried:
+                continue
+            tried.add(kinds[index])
             spec, value = stored[index], values[position]
             if not _fits(spec, value):
                 continue
@@ -630,6 +638,13 @@ def _fit_order(
     if result is None:
         return specs
     return tuple(stored[i] for i in result[1]) + tuple(spec for spec in specs if not spec.is_stored)
+
+
+def _fit_kind(spec: InputDef) -> str:
+    """What `_fits` and the default score can see of an input (a dynamic combo is always its own kind)."""
+    options = spec.options
+    seen = (spec.widget_type, spec.required, spec.default, options.get("min"), options.get("max"), spec.choices)
+    return repr((*seen, spec.has_control, spec.has_upload, spec.name if spec.variants else None))
 
 
 def _fits(spec: InputDef, value: Any) -> bool:

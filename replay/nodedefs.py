@@ -182,9 +182,9 @@ class NodeDefs(Mapping[str, NodeDef]):
     def __init__(self, classes: Mapping[str, NodeDef], *, nested_order_known: bool = True) -> None:
         self._classes = dict(classes)
         self.nested_order_known = nested_order_known
-        self._positions: dict[str, float] | None = None
         """False when the file was saved with its keys sorted: then the order of the inputs inside
         dynamic-combo options (which, unlike a class's own inputs, have no ``input_order``) is lost."""
+        self._positions: dict[str, float] | None = None
 
     def usual_positions(self) -> Mapping[str, float]:
         """Input name → where inputs of that name usually stand among their class's inputs (0 first, 1 last).

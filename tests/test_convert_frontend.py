@@ -270,3 +270,17 @@ def test_equally_fitting_orders_follow_where_inputs_of_those_names_usually_stand
     inputs = convert_workflow(ui, sorted_defs).prompt["1"]["inputs"]
     assert (inputs["model.prompt"], inputs["model.negative_prompt"]) == ("a cat", "")
     assert (inputs["model.width"], inputs["model.height"]) == (1280, 720)
+
+
+def test_nine_prompts_and_nine_durations_land_in_order_from_sorted_definitions(
+    sorted_defs: NodeDefs, live_defs: NodeDefs
+) -> None:
+    # ViduMultiFrameVideoNode, frames "9": prompt1, end_image1 (a socket), duration1, prompt2, ... on the server.
+    # Sorted, "duration1".."duration9" would come first; the strings and numbers alternate in the stored values.
+    frames = [value for n in range(1, 10) for value in (f"shot {n}", 2 + n % 5)]
+    values = ["viduq2-turbo", 0, "fixed", "1080p", "9", *frames]
+    ui = {"nodes": [_node(1, "ViduMultiFrameVideoNode", values)], "links": []}
+    inputs = convert_workflow(ui, sorted_defs).prompt["1"]["inputs"]
+    assert [inputs[f"frames.prompt{n}"] for n in range(1, 10)] == [f"shot {n}" for n in range(1, 10)]
+    assert [inputs[f"frames.duration{n}"] for n in range(1, 10)] == [3, 4, 5, 6, 2, 3, 4, 5, 6]
+    assert convert_workflow(ui, live_defs).prompt["1"]["inputs"] == inputs
