@@ -212,12 +212,12 @@ class _Converter:
     def _emit(self, scope: _Scope, node: dict[str, Any], node_id: str) -> dict[str, Any]:
         kind: str = node["type"]
         definition = self.defs.get(kind)
-        inputs: dict[str, Any] = {}
         if definition is not None:
-            for name, value in self._widget_values(node, definition, node_id).items():
-                inputs[name] = _wrap(value)
-        elif isinstance(node.get("widgets_values"), Mapping):
-            inputs.update((k, _wrap(v)) for k, v in node["widgets_values"].items())
+            named = self._widget_values(node, definition, node_id)
+        else:
+            stored = node.get("widgets_values")
+            named = stored if isinstance(stored, dict) else {}
+        inputs = {k: {"__value__": v} if type(v) is list else v for k, v in named.items()}
         for slot in _inputs(node):
             if slot.get("link") is None or not isinstance(slot.get("name"), str):
                 continue
@@ -241,7 +241,7 @@ class _Converter:
         raw = node.get("widgets_values")
         values: dict[str, Any] = {}
         extension = FRONTEND_WIDGETS.get(definition.name)
-        if isinstance(raw, Mapping):
+        if isinstance(raw, dict):  # dict, not Mapping: the ABC check is slow and JSON gives dicts
             reader: _PositionalValues | _NamedValues = _NamedValues(raw)
             reader.fill(definition.inputs, values, extension)
         else:
@@ -250,7 +250,7 @@ class _Converter:
             reader = _PositionalValues(stored, usual_positions=usual)
             reader.fill(definition.inputs, values, extension)
             named = node.get("widgets_values_named")
-            if (reader.missing or reader.position < len(stored)) and isinstance(named, Mapping):
+            if (reader.missing or reader.position < len(stored)) and isinstance(named, dict):
                 # The stored values do not fit this definition (a file from another ComfyUI
                 # version); the frontend's by-name copy of the same values is the safer reading.
                 by_name: dict[str, Any] = {}
@@ -297,24 +297,25 @@ class _Converter:
         self, scope: _Scope, node: dict[str, Any], slot: int, want: str, visited: set[tuple[Any, ...]]
     ) -> Resolved:
         node_id = str(node.get("id"))
+        kind = node.get("type")
+        bypassed = node.get("mode", 0) == BYPASSED
+        if not bypassed and kind not in self.subgraphs and kind not in FRONTEND_ONLY:
+            return scope.exec_id(node_id), slot  # a node that runs: the end of the way
         mark = (scope.path, node_id, "out", slot)
         if mark in visited:
             raise InputError(f"links loop through node {scope.exec_id(node_id)}")
         visited.add(mark)
-        kind = node.get("type")
-        if node.get("mode", 0) == BYPASSED:
+        if bypassed:
             return self._resolve_bypass(scope, node, slot, want, visited)
         if kind in self.subgraphs:
             return self._resolve_instance_output(scope, node, slot, want, visited)
         if kind == PRIMITIVE:
             stored = node.get("widgets_values")
             return _Value(stored[0], primitive=True) if isinstance(stored, list) and stored else None
-        if kind in FRONTEND_ONLY:
-            slots = self._runtime_inputs(scope, node)
-            if slot < len(slots) and slots[slot][2] is not None:
-                return self._resolve_link(scope, slots[slot][2], want, visited)
-            return None
-        return scope.exec_id(node_id), slot
+        slots = self._runtime_inputs(scope, node)  # a Reroute (notes have no outputs)
+        if slot < len(slots) and slots[slot][2] is not None:
+            return self._resolve_link(scope, slots[slot][2], want, visited)
+        return None
 
     def _resolve_bypass(
         self, scope: _Scope, node: dict[str, Any], slot: int, want: str, visited: set[tuple[Any, ...]]

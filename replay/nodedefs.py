@@ -206,6 +206,12 @@ class NodeDefs(Mapping[str, NodeDef]):
     def __getitem__(self, name: str) -> NodeDef:
         return self._classes[name]
 
+    def get(self, name: str, default: Any = None) -> Any:  # the Mapping mixin's goes through KeyError
+        return self._classes.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._classes)
 
