@@ -16,7 +16,7 @@ import comfyui_workflow_templates_json as package
 from replay.convert import convert_workflow
 from replay.nodedefs import load_object_info
 
-ROUNDS = 7
+ROUNDS = 11
 TARGET = 2.0
 OBJECT_INFO = Path(__file__).resolve().parent.parent / "tests" / "data" / "object_info_with_api_nodes.json.gz"
 
