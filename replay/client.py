@@ -135,6 +135,8 @@ class Client:
             self._session.headers["X-API-Key"] = self._api_key
         self._jobs_api: bool | None = None
         self._lock = threading.Lock()
+        # Server-wide answers that do not change during a run (/object_info, /system_stats): one GET each.
+        self._cache: dict[str, dict[str, Any]] = {}
 
     def _read_environment_once(self) -> None:
         """Apply proxies, CA bundle and .netrc from the environment now, for our one server, instead of on every
@@ -394,13 +396,38 @@ class Client:
             if limit is not None and seen >= limit:
                 return
 
-    def object_info(self) -> dict[str, Any]:
-        """GET /api/object_info: every node class's definition."""
+    def object_info(self, *, refresh: bool = False) -> dict[str, Any]:
+        """GET /api/object_info: every node class's definition (fetched once per client unless `refresh`)."""
+        with self._lock:
+            cached = self._cache.get("object_info")
+        if cached is not None and not refresh:
+            return cached
         response = self._get("/api/object_info")
         self._raise_for_status(response, "the node definitions (/api/object_info)")
         body = self._json(response, "the node definitions")
         if not isinstance(body, dict):
             raise MalformedResponse(f"{self.server} answered /api/object_info with a non-object", url=response.url)
+        with self._lock:
+            self._cache["object_info"] = body
+        return body
+
+    def system_stats(self, *, refresh: bool = False) -> dict[str, Any]:
+        """GET /api/system_stats: versions, OS and devices (both families; no auth on Cloud), once per client.
+
+        The body is returned as the server sent it, `argv` included: keep it out of files and logs
+        (`replay.environment` records an allow-list of its keys).
+        """
+        with self._lock:
+            cached = self._cache.get("system_stats")
+        if cached is not None and not refresh:
+            return cached
+        response = self._get("/api/system_stats")
+        self._raise_for_status(response, "the system stats (/api/system_stats)")
+        body = self._json(response, "the system stats")
+        if not isinstance(body, dict) or not isinstance(body.get("system", {}), dict):
+            raise MalformedResponse(f"{self.server} answered /api/system_stats without a 'system' object", url=response.url)
+        with self._lock:
+            self._cache["system_stats"] = body
         return body
 
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,644 @@
+"""Where a job ran: capture from `/system_stats`, `/object_info` and the UI graph, drift against a server, diffs.
+
+An environment is a plain dict stored as the recipe's `environment` section (SPEC §9):
+
+    captured: fetch | run          (at fetch time the job may have run on another setup; at run time it did not)
+    captured_at: 2026-12-03T14:05:09Z
+    server: http://127.0.0.1:8188
+    system: {comfyui_version, python_version, pytorch_version, os, embedded_python, deploy_environment, ...}
+    packages: {comfyui-frontend-package: 1.49.6, ...}       (comfy_package_versions, installed versions)
+    devices: [{name, type, vram_total}]
+    node_packs: [{pack, source: core|api|custom|other|missing, cnr_id?, ver?, aux_id?, classes: [...]}]
+    models: [{folder?, name, inputs: ["4.ckpt_name"], hash?}]
+
+Only an allow-list of `/system_stats` keys is kept: never `argv` (the server's command line can hold keys and
+paths), never free memory or anything else that changes by the second, so two captures of one setup are equal.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from replay.workflow import is_link, natural_key
+
+CAPTURED_FETCH = "fetch"
+CAPTURED_RUN = "run"
+
+# The /system_stats keys worth recording (OSS and Cloud spellings); everything else is left out on purpose.
+SYSTEM_KEYS = (
+    "comfyui_version", "cloud_version", "comfyui_frontend_version", "workflow_templates_version",
+    "python_version", "pytorch_version", "os", "embedded_python", "deploy_environment",
+)  # fmt: skip
+SYSTEM_LABELS = {
+    "comfyui_version": "ComfyUI", "cloud_version": "Comfy Cloud", "comfyui_frontend_version": "frontend",
+    "workflow_templates_version": "workflow templates", "python_version": "Python", "pytorch_version": "PyTorch",
+    "os": "OS", "embedded_python": "embedded Python", "deploy_environment": "deploy environment",
+}  # fmt: skip
+
+CORE_PACK = "comfy-core"
+API_PACK = "comfy_api_nodes"
+SOURCE_ORDER = {"core": 0, "api": 1, "custom": 2, "other": 3, "missing": 4}
+
+# Model folders by input name (ComfyUI's `folder_paths` names), then by (class, input) where a name is ambiguous.
+MODEL_INPUTS: Mapping[str, str] = {
+    "ckpt_name": "checkpoints", "lora_name": "loras", "vae_name": "vae", "unet_name": "diffusion_models",
+    "clip_name": "text_encoders", "clip_name1": "text_encoders", "clip_name2": "text_encoders",
+    "clip_name3": "text_encoders", "clip_name4": "text_encoders", "text_encoder": "text_encoders",
+    "control_net_name": "controlnet", "style_model_name": "style_models", "gligen_name": "gligen",
+    "hypernetwork_name": "hypernetworks", "photomaker_model_name": "photomaker",
+    "audio_encoder_name": "audio_encoders", "model_path": "diffusers",
+}  # fmt: skip
+MODEL_CLASS_INPUTS: Mapping[tuple[str, str], str] = {
+    ("CLIPVisionLoader", "clip_name"): "clip_vision", ("UpscaleModelLoader", "model_name"): "upscale_models",
+    ("LatentUpscaleModelLoader", "model_name"): "latent_upscale_models",
+    ("FrameInterpolationModelLoader", "model_name"): "frame_interpolation",
+    ("OpticalFlowLoader", "model_name"): "optical_flow", ("ModelPatchLoader", "name"): "model_patches",
+    ("LoadMediaPipeFaceLandmarker", "model_name"): "detection",
+    ("LoadBackgroundRemovalModel", "bg_removal_name"): "background_removal",
+}  # fmt: skip
+_MODEL_FILE = re.compile(r"\.(safetensors|sft|ckpt|pt|pt2|pth|bin|gguf|onnx|pkl|engine)$", re.IGNORECASE)
+_ANY_FILE = re.compile(r"\.[A-Za-z0-9]{2,12}$")
+
+
+# ---------------------------------------------------------------------------------------------- capture
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(int(seconds), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def system_section(stats: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:
+    """The kept parts of a `/system_stats` body: (system, packages, devices); never argv, free memory or paths."""
+    raw = stats.get("system")
+    system_raw: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    system = {k: system_raw[k] for k in SYSTEM_KEYS if isinstance(system_raw.get(k), (str, bool, int, float))}
+    packages: dict[str, str] = {}
+    listed = system_raw.get("comfy_package_versions")
+    for item in listed if isinstance(listed, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str) and item.get("installed") is not None:
+            packages[item["name"]] = str(item["installed"])
+    devices: list[dict[str, Any]] = []
+    found = stats.get("devices")
+    for device in found if isinstance(found, list) else []:
+        if isinstance(device, Mapping):
+            kept = {k: device[k] for k in ("name", "type", "vram_total") if k in device and device[k] is not None}
+            if kept:
+                devices.append(kept)
+    return system, dict(sorted(packages.items())), devices
+
+
+def pack_of(module: Any) -> tuple[str, str]:
+    """(source, pack) of a node class from its `python_module`: core, an API-node module or `custom_nodes.<pack>`."""
+    if not isinstance(module, str) or not module:
+        return "other", "unknown"
+    # A module is a dotted name; a path (an odd install) is cut to its last part so no path is ever recorded.
+    parts = re.split(r"[\\/]", module)[-1].split(".")
+    if parts[0] == "custom_nodes" and len(parts) > 1:
+        return "custom", parts[1]
+    if parts[0] == "comfy_api_nodes":
+        return "api", API_PACK
+    if parts[0] in ("nodes", "comfy_extras", "comfy", "comfy_api", "comfy_execution"):
+        return "core", CORE_PACK
+    return "other", parts[0]
+
+
+def ui_nodes(ui_workflow: Mapping[str, Any] | None) -> Iterator[Mapping[str, Any]]:
+    """Every node of a UI graph, subgraph definitions included."""
+    if not isinstance(ui_workflow, Mapping):
+        return
+    graphs: list[Any] = [ui_workflow]
+    definitions = ui_workflow.get("definitions")
+    if isinstance(definitions, Mapping) and isinstance(definitions.get("subgraphs"), list):
+        graphs += definitions["subgraphs"]
+    for graph in graphs:
+        nodes = graph.get("nodes") if isinstance(graph, Mapping) else None
+        for node in nodes if isinstance(nodes, list) else []:
+            if isinstance(node, Mapping):
+                yield node
+
+
+def _registry_facts(ui_workflow: Mapping[str, Any] | None) -> dict[str, dict[str, list[str]]]:
+    """class type -> {"cnr_id": [...], "ver": [...], "aux_id": [...]} from the UI graph's node properties."""
+    facts: dict[str, dict[str, list[str]]] = {}
+    for node in ui_nodes(ui_workflow):
+        props = node.get("properties")
+        kind = node.get("type")
+        if not isinstance(props, Mapping) or not isinstance(kind, str):
+            continue
+        for key in ("cnr_id", "ver", "aux_id"):
+            value = props.get(key)
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value):
+                facts.setdefault(kind, {}).setdefault(key, []).append(str(value))
+    return facts
+
+
+def _most_common(values: list[str]) -> str:
+    # Nodes saved at different times can carry different versions; the one most nodes carry wins, ties by sort.
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return sorted(counts, key=lambda v: (-counts[v], v))[0]
+
+
+def _classes(prompt: Mapping[str, Any] | None) -> list[str]:
+    found = {str(node.get("class_type")) for node in (prompt or {}).values()
+             if isinstance(node, Mapping) and isinstance(node.get("class_type"), str)}
+    return sorted(found)
+
+
+def node_packs(
+    prompt: Mapping[str, Any] | None, object_info: Mapping[str, Any] | None, ui_workflow: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """One entry per node pack the prompt's classes come from, with cnr_id/ver/aux_id from the UI graph."""
+    info = object_info or {}
+    facts = _registry_facts(ui_workflow)
+    packs: dict[tuple[str, str], dict[str, Any]] = {}
+    for cls in _classes(prompt):
+        definition = info.get(cls)
+        known = facts.get(cls, {})
+        if isinstance(definition, Mapping):
+            source, pack = pack_of(definition.get("python_module"))
+        else:
+            source = "missing"
+            pack = _most_common(known["cnr_id"]) if known.get("cnr_id") else "unknown"
+        entry = packs.setdefault((source, pack), {"pack": pack, "source": source, "classes": [], "_facts": {}})
+        entry["classes"].append(cls)
+        for key, values in known.items():
+            entry["_facts"].setdefault(key, []).extend(values)
+    result = []
+    for (source, pack), entry in sorted(packs.items(), key=lambda kv: (SOURCE_ORDER.get(kv[0][0], 9), kv[0][1])):
+        out: dict[str, Any] = {"pack": pack, "source": source}
+        for key in ("cnr_id", "ver", "aux_id"):
+            if entry["_facts"].get(key):
+                out[key] = _most_common(entry["_facts"][key])
+        out["classes"] = entry["classes"]
+        result.append(out)
+    return result
+
+
+def _input_choices(definition: Any, name: str) -> list[Any] | None:
+    """The option list of a combo input in a raw /object_info class definition, or None when it is no combo."""
+    if not isinstance(definition, Mapping) or not isinstance(definition.get("input"), Mapping):
+        return None
+    for section in ("required", "optional"):
+        group = definition["input"].get(section)
+        spec = group.get(name) if isinstance(group, Mapping) else None
+        if isinstance(spec, list) and spec:
+            if isinstance(spec[0], list):
+                return spec[0]
+            if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], Mapping):
+                options = spec[1].get("options")
+                return options if isinstance(options, list) else []
+    return None
+
+
+def model_folder(class_type: str, name: str) -> str | None:
+    """The model folder an input of a class reads from, when ComfyUI's own loaders say so; else None."""
+    return MODEL_CLASS_INPUTS.get((class_type, name)) or MODEL_INPUTS.get(name)
+
+
+def model_inputs(
+    prompt: Mapping[str, Any] | None, object_info: Mapping[str, Any] | None
+) -> Iterator[tuple[str, str, str, str, str | None, list[Any] | None]]:
+    """(node id, class, input, value, folder, option list) for each prompt input that names a model file.
+
+    A model input is a combo (or an input of a class the server lacks) whose value looks like a file and that
+    is a known loader input or whose value has a model file's extension (`.safetensors`, `.ckpt`, `.gguf`, ...).
+    """
+    info = object_info or {}
+    for node_id in sorted(prompt or {}, key=natural_key):
+        node = (prompt or {})[node_id]
+        if not isinstance(node, Mapping) or not isinstance(node.get("inputs"), Mapping):
+            continue
+        cls = str(node.get("class_type"))
+        definition = info.get(cls)
+        for name, value in node["inputs"].items():
+            if not isinstance(value, str) or is_link(value) or not value:
+                continue
+            choices = _input_choices(definition, name)
+            if definition is not None and choices is None:
+                continue  # the server says it is no list: a free text or number input
+            folder = model_folder(cls, name)
+            if _MODEL_FILE.search(value) or (folder and _ANY_FILE.search(value)):
+                yield str(node_id), cls, name, value, folder, choices
+
+
+def _ui_model_folders(ui_workflow: Mapping[str, Any] | None) -> dict[str, str]:
+    """file name -> folder, from the `models` list the frontend keeps in node properties."""
+    folders: dict[str, str] = {}
+    for node in ui_nodes(ui_workflow):
+        props = node.get("properties")
+        listed = props.get("models") if isinstance(props, Mapping) else None
+        for item in listed if isinstance(listed, list) else []:
+            if isinstance(item, Mapping) and isinstance(item.get("name"), str) and isinstance(item.get("directory"), str):
+                folders.setdefault(item["name"], item["directory"])
+    return folders
+
+
+def models(
+    prompt: Mapping[str, Any] | None,
+    object_info: Mapping[str, Any] | None,
+    ui_workflow: Mapping[str, Any] | None,
+    hashes: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The model files a prompt names: folder, file name, the inputs naming it, and a hash only when given.
+
+    `hashes` maps file names to content hashes a server reported (Comfy Cloud's `asset_hash`); no hash is guessed.
+    """
+    ui_folders = _ui_model_folders(ui_workflow)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for node_id, _cls, name, value, folder, _choices in model_inputs(prompt, object_info):
+        where = folder or ui_folders.get(value) or ui_folders.get(value.replace("\\", "/").rsplit("/", 1)[-1]) or ""
+        entry = found.setdefault((where, value), {"folder": where, "name": value, "inputs": []})
+        entry["inputs"].append(f"{node_id}.{name}")
+    result = []
+    for (folder, value), entry in sorted(found.items()):
+        out: dict[str, Any] = {"folder": folder} if folder else {}
+        out["name"] = value
+        out["inputs"] = entry["inputs"]
+        if hashes and value in hashes:
+            out["hash"] = hashes[value]
+        result.append(out)
+    return result
+
+
+def capture_environment(
+    *,
+    stats: Mapping[str, Any] | None,
+    object_info: Mapping[str, Any] | None,
+    prompt: Mapping[str, Any] | None,
+    ui_workflow: Mapping[str, Any] | None = None,
+    server: str | None = None,
+    captured: str = CAPTURED_FETCH,
+    clock: Callable[[], float] = time.time,
+    hashes: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Build an environment section from a server's `/system_stats` and `/object_info` and a job's graphs.
+
+    `captured` is "run" when the server is the one the job is being submitted to, "fetch" when the job was
+    fetched (it may have run elsewhere). A part whose source is None (the GET failed) is left out.
+    """
+    env: dict[str, Any] = {"captured": captured, "captured_at": _utc(clock())}
+    if server:
+        from replay.client import server_origin  # noqa: PLC0415 - keeps `requests` out of offline paths
+
+        env["server"] = server_origin(server)
+    if stats is not None:
+        system, packages, devices = system_section(stats)
+        env["system"] = system
+        if packages:
+            env["packages"] = packages
+        if devices:
+            env["devices"] = devices
+    if object_info is not None and prompt:
+        env["node_packs"] = node_packs(prompt, object_info, ui_workflow)
+    if prompt:
+        found = models(prompt, object_info, ui_workflow, hashes)
+        if found:
+            env["models"] = found
+    return env
+
+
+def capture_from_client(
+    client: Any, prompt: Mapping[str, Any] | None, ui_workflow: Mapping[str, Any] | None, *, captured: str
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """Capture with a client's (cached) `/system_stats` and `/object_info`; return (environment, notes).
+
+    A GET that fails leaves its part out with a note; when both fail there is no environment (None).
+    """
+    from replay.errors import ReplayError  # noqa: PLC0415
+
+    notes: list[str] = []
+    stats: Mapping[str, Any] | None = None
+    info: Mapping[str, Any] | None = None
+    try:
+        stats = client.system_stats()
+    except ReplayError as exc:
+        notes.append(f"environment: no /system_stats ({exc})")
+    try:
+        info = client.object_info()
+    except ReplayError as exc:
+        notes.append(f"environment: no /object_info ({exc})")
+    if stats is None and info is None:
+        return None, notes
+    env = capture_environment(stats=stats, object_info=info, prompt=prompt, ui_workflow=ui_workflow,
+                              server=client.server, captured=captured)
+    return env, notes
+
+
+def first_capture_stands(existing: Mapping[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The environment to write when a recipe is written again: the one already on disk stands.
+
+    Fetching a job again must leave its recipe byte for byte as it was, so a later capture (new `captured_at`)
+    never replaces an earlier one; only a capture at run time replaces one made at fetch time.
+    """
+    if not isinstance(existing, Mapping):
+        return new
+    if new is not None and new.get("captured") == CAPTURED_RUN and existing.get("captured") != CAPTURED_RUN:
+        return new
+    return dict(existing)
+
+
+def keep_first_capture(path: Any, recipe: dict[str, Any]) -> dict[str, Any]:
+    """Give `recipe` the environment of the recipe of the same job already at `path` (the first capture stands).
+
+    Returns `recipe` (changed in place). Nothing changes when there is no such file, it is another job's recipe,
+    or it has no environment.
+    """
+    from pathlib import Path  # noqa: PLC0415
+
+    from replay import canonical  # noqa: PLC0415
+    from replay.errors import DocumentError  # noqa: PLC0415
+
+    target = Path(path)
+    try:
+        data = canonical.loads(target.read_bytes(), file=str(target))
+    except (OSError, DocumentError):
+        return recipe
+    if not isinstance(data, dict) or not isinstance(data.get("environment"), dict):
+        return recipe
+    old_source, new_source = data.get("source"), recipe.get("source")
+    old_id = old_source.get("job_id") if isinstance(old_source, dict) else None
+    new_id = new_source.get("job_id") if isinstance(new_source, dict) else None
+    if old_id != new_id:
+        return recipe
+    kept = first_capture_stands(data["environment"], recipe.get("environment"))
+    if kept is not None:
+        recipe["environment"] = kept
+    return recipe
+
+
+def ensure_environment(job: Any, client: Any) -> list[str]:
+    """Capture a fetch-time environment for a job that came from `client`'s server and has none; return notes."""
+    if job.environment is not None or not job.source.get("server"):
+        return []
+    env, notes = capture_from_client(client, job.prompt, job.ui_workflow, captured=CAPTURED_FETCH)
+    job.environment = env
+    return notes
+
+
+# ---------------------------------------------------------------------------------------------- comparing
+
+
+def python_version(value: Any) -> Any:
+    """The version of a `python_version` string without its build stamp."""
+    # "3.11.7 (main, May  9 2026, 07:35:25) [GCC 12.2.0]": the build stamp is noise, the version is not.
+    return value.split()[0] if isinstance(value, str) and value.strip() else value
+
+
+def version_key(text: str) -> tuple[tuple[int, Any], ...]:
+    """A sort key for version strings: numbers compare as numbers (`0.10.0` > `0.9.1`), the rest as text."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.+\-_ ]", text) if p)
+
+
+def direction(a: Any, b: Any) -> str | None:
+    """"up" or "down" when two values are both version-like strings, else None."""
+    if not (isinstance(a, str) and isinstance(b, str) and re.match(r"^v?\d", a) and re.match(r"^v?\d", b)):
+        return None
+    ka, kb = version_key(a.lstrip("v")), version_key(b.lstrip("v"))
+    if ka == kb:
+        return None
+    try:
+        return "up" if kb > ka else "down"
+    except TypeError:
+        return None
+
+
+@dataclass(frozen=True)
+class EnvChange:
+    """One difference between two environments. `kind`: system, package, device, pack, model; `a`/`b` None when
+    that side lacks it; `what` says how (up, down, added, removed, changed)."""
+
+    kind: str
+    name: str
+    a: Any
+    b: Any
+    what: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "change": self.what, "a": self.a, "b": self.b}
+
+    def __str__(self) -> str:
+        label = {"package": "package ", "device": "device ", "pack": "node pack ", "model": "model "}.get(self.kind, "")
+        if self.what == "added":
+            return f"{label}{self.name}: added ({shown_value(self.b)})"
+        if self.what == "removed":
+            return f"{label}{self.name}: removed (was {shown_value(self.a)})"
+        tail = f" ({self.what})" if self.what in ("up", "down") else ""
+        return f"{label}{self.name}: {shown_value(self.a)} -> {shown_value(self.b)}{tail}"
+
+
+def shown_value(value: Any) -> str:
+    """A value of an environment change as short text: mappings and lists joined, None as `-`."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _change(kind: str, name: str, a: Any, b: Any) -> EnvChange | None:
+    if a == b:
+        return None
+    if a is None:
+        return EnvChange(kind, name, a, b, "added")
+    if b is None:
+        return EnvChange(kind, name, a, b, "removed")
+    return EnvChange(kind, name, a, b, direction(a, b) or "changed")
+
+
+def mapping_of(env: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """`env[key]` when it is a mapping, else an empty one."""
+    value = env.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def list_of(env: Mapping[str, Any], key: str) -> list[Any]:
+    """The mappings in the list `env[key]` (empty when it is no list)."""
+    value = env.get(key)
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def device_label(device: Mapping[str, Any]) -> str:
+    """`cpu cpu`, `cuda cuda:0 NVIDIA ...`: a device's type and name."""
+    return " ".join(str(device[k]) for k in ("type", "name") if device.get(k) is not None) or "device"
+
+
+def _pack_facts(pack: Mapping[str, Any]) -> dict[str, Any]:
+    facts = {k: pack[k] for k in ("source", "cnr_id", "aux_id", "ver") if pack.get(k) is not None}
+    return facts
+
+
+def diff_environments(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[EnvChange]:
+    """What differs between two environments: versions (up or down), packages, devices, node packs, models.
+
+    Empty when either side has no environment (an older recipe): nothing can be said about it.
+    """
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+        return []
+    changes: list[EnvChange | None] = []
+    sys_a, sys_b = mapping_of(a, "system"), mapping_of(b, "system")
+    for key in SYSTEM_KEYS if sys_a and sys_b else ():
+        va, vb = sys_a.get(key), sys_b.get(key)
+        if key == "python_version":
+            va, vb = python_version(va), python_version(vb)
+        changes.append(_change("system", SYSTEM_LABELS[key], va, vb))
+    pk_a, pk_b = mapping_of(a, "packages"), mapping_of(b, "packages")
+    for name in sorted(set(pk_a) | set(pk_b)):
+        changes.append(_change("package", name, pk_a.get(name), pk_b.get(name)))
+    if "devices" in a and "devices" in b:
+        dev_a = [device_label(d) for d in list_of(a, "devices")]
+        dev_b = [device_label(d) for d in list_of(b, "devices")]
+        if dev_a != dev_b:
+            changes.append(EnvChange("device", "devices", dev_a, dev_b, "changed"))
+    if "node_packs" in a and "node_packs" in b:
+        packs_a = {str(p.get("pack")): p for p in list_of(a, "node_packs")}
+        packs_b = {str(p.get("pack")): p for p in list_of(b, "node_packs")}
+        for name in sorted(set(packs_a) | set(packs_b)):
+            pa, pb = packs_a.get(name), packs_b.get(name)
+            if pa is None or pb is None:
+                changes.append(_change("pack", name, _pack_facts(pa) if pa else None, _pack_facts(pb) if pb else None))
+            elif pa.get("ver") != pb.get("ver") and pa.get("ver") and pb.get("ver"):
+                changes.append(_change("pack", name, pa.get("ver"), pb.get("ver")))
+            elif _pack_facts(pa) != _pack_facts(pb):
+                changes.append(EnvChange("pack", name, _pack_facts(pa), _pack_facts(pb), "changed"))
+    models_a = {model_key(m): m for m in list_of(a, "models")}
+    models_b = {model_key(m): m for m in list_of(b, "models")}
+    for key in sorted(set(models_a) | set(models_b)):
+        ma, mb = models_a.get(key), models_b.get(key)
+        if ma is None or mb is None:
+            changes.append(_change("model", key, _model_facts(ma), _model_facts(mb)))
+        elif ma.get("hash") and mb.get("hash") and ma["hash"] != mb["hash"]:
+            changes.append(EnvChange("model", key, ma["hash"], mb["hash"], "changed"))
+    return [c for c in changes if c is not None]
+
+
+def model_key(model: Mapping[str, Any]) -> str:
+    """`folder/name` of a model entry (just the name when the folder is unknown)."""
+    return "/".join(str(p) for p in (model.get("folder"), model.get("name")) if p)
+
+
+def _model_facts(model: Mapping[str, Any] | None) -> Any:
+    if model is None:
+        return None
+    return ", ".join(str(i) for i in model.get("inputs") or []) or "used"
+
+
+# ---------------------------------------------------------------------------------------------- drift
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One way the target server differs from where a recipe's job ran; a warning unless --strict-env.
+
+    `kind`: version (ComfyUI, PyTorch, Python, a package), device, pack (a class now from another pack),
+    missing-class, missing-model.
+    """
+
+    kind: str
+    subject: str
+    recorded: Any
+    server: Any
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "subject": self.subject, "recorded": self.recorded, "server": self.server,
+                "message": self.message}
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def environment_drift(
+    recorded: Mapping[str, Any] | None,
+    *,
+    stats: Mapping[str, Any] | None,
+    object_info: Mapping[str, Any] | None,
+    prompt: Mapping[str, Any],
+) -> list[Drift]:
+    """Compare a recipe's environment (None for an older recipe) and a prompt with a server's two GETs.
+
+    Versions, packages and devices are compared only when the recipe recorded them; classes the server lacks,
+    classes that now come from another pack and model files missing from the server's option lists are
+    found from the prompt itself.
+    """
+    drift: list[Drift] = []
+    if isinstance(recorded, Mapping) and stats is not None:
+        system, packages, devices = system_section(stats)
+        rec_sys = mapping_of(recorded, "system")
+        for key in ("comfyui_version", "cloud_version", "pytorch_version", "python_version"):
+            was, now = rec_sys.get(key), system.get(key)
+            if key == "python_version":
+                was, now = python_version(was), python_version(now)
+            if was is not None and now is not None and was != now:
+                how = direction(was, now)
+                tail = f" ({'newer' if how == 'up' else 'older'} on the server)" if how else ""
+                drift.append(Drift("version", SYSTEM_LABELS[key], was, now,
+                                   f"{SYSTEM_LABELS[key]} {now} on the server, the job ran with {was}{tail}"))
+        rec_pk = mapping_of(recorded, "packages")
+        for name in sorted(set(rec_pk) & set(packages)):
+            if str(rec_pk[name]) != packages[name]:
+                drift.append(Drift("version", name, rec_pk[name], packages[name],
+                                   f"package {name} {packages[name]} on the server, the job ran with {rec_pk[name]}"))
+        if "devices" in recorded and devices:
+            was_dev = [device_label(d) for d in list_of(recorded, "devices")]
+            now_dev = [device_label(d) for d in devices]
+            if was_dev != now_dev:
+                drift.append(Drift("device", "devices", was_dev, now_dev,
+                                   f"devices {', '.join(now_dev)} on the server, the job ran on {', '.join(was_dev) or '-'}"))
+    if object_info is None:
+        return drift
+    rec_packs: dict[str, tuple[str, str]] = {}
+    if isinstance(recorded, Mapping):
+        for pack in list_of(recorded, "node_packs"):
+            for cls in pack.get("classes") or []:
+                if pack.get("source") != "missing":
+                    rec_packs[str(cls)] = (str(pack.get("source")), str(pack.get("pack")))
+    for cls in _classes(prompt):
+        definition = object_info.get(cls)
+        if not isinstance(definition, Mapping):
+            drift.append(Drift("missing-class", cls, rec_packs.get(cls, (None, None))[1], None,
+                               f"node class {cls} is not on the server"
+                               + (f" (it came from {rec_packs[cls][1]})" if cls in rec_packs else "")))
+            continue
+        now_pack = pack_of(definition.get("python_module"))
+        if cls in rec_packs and rec_packs[cls] != now_pack:
+            drift.append(Drift("pack", cls, rec_packs[cls][1], now_pack[1],
+                               f"node class {cls} comes from {now_pack[1]} on the server, from {rec_packs[cls][1]} "
+                               "when the job ran"))
+    for node_id, _cls, name, value, folder, choices in model_inputs(prompt, object_info):
+        if choices is not None and value not in choices:
+            where = f"{folder}/" if folder else ""
+            drift.append(Drift("missing-model", f"{where}{value}", value, None,
+                               f"model {where}{value} (node {node_id} {name}) is not in the server's list"))
+    return drift
+
+
+__all__ = [
+    "CAPTURED_FETCH",
+    "CAPTURED_RUN",
+    "Drift",
+    "EnvChange",
+    "capture_environment",
+    "capture_from_client",
+    "diff_environments",
+    "ensure_environment",
+    "model_key",
+    "environment_drift",
+    "first_capture_stands",
+    "keep_first_capture",
+    "list_of",
+    "mapping_of",
+    "model_inputs",
+    "node_packs",
+    "device_label",
+    "pack_of",
+    "python_version",
+    "shown_value",
+    "system_section",
+]
