@@ -466,7 +466,10 @@ def list_of(env: Mapping[str, Any], key: str) -> list[Any]:
 
 def device_label(device: Mapping[str, Any]) -> str:
     """`cpu cpu`, `cuda cuda:0 NVIDIA ...`: a device's type and name."""
-    return " ".join(str(device[k]) for k in ("type", "name") if device.get(k) is not None) or "device"
+    kind, name = device.get("type"), device.get("name")
+    if kind is not None and name is not None and str(name) != str(kind):
+        return f"{kind} {name}"
+    return str(name if name is not None else kind if kind is not None else "device")
 
 
 def _pack_facts(pack: Mapping[str, Any]) -> dict[str, Any]:
