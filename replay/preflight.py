@@ -1,4 +1,4 @@
-"""Every check that runs before a POST, behind one entry point: `preflight(...)` returns problems with severities.
+"""Every check that runs before a POST, behind one entry point: `run_preflight(...)` returns problems with severities.
 
 The checks live with their concepts (graph rules in `replay.validate`, node definitions in `replay.nodedefs`,
 output nodes in `replay.submit`, environment drift in `replay.environment`); this module runs them in one
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from replay.errors import GraphError, InputError, ReplayError
+from replay.errors import EnvironmentDrift, GraphError, ReplayError
 from replay.workflow import natural_key, node_inputs
 
 if TYPE_CHECKING:
@@ -79,19 +79,6 @@ class PreflightReport:
             raise EnvironmentDrift(self.drift)
 
 
-class EnvironmentDrift(InputError):
-    """The target server differs from where the recipe's job ran and `--strict-env` was given (exit 2)."""
-
-    def __init__(self, drift: list[Drift]) -> None:
-        count = f"{len(drift)} difference" + ("s" if len(drift) != 1 else "")
-        first = drift[0].message if drift else ""
-        super().__init__(
-            f"--strict-env: the server differs from where the job ran ({count}; first: {first}); "
-            "nothing was submitted (use a matching server, or drop --strict-env)"
-        )
-        self.drift = list(drift)
-
-
 def prompt_findings(
     prompt: Mapping[str, Any], *, targets: Iterable[str] = (), defs: NodeDefs | None = None
 ) -> list[Finding]:
@@ -120,7 +107,7 @@ def prompt_findings(
     return found
 
 
-def preflight(
+def run_preflight(
     prompt: Mapping[str, Any],
     *,
     client: Client | None = None,
@@ -181,4 +168,4 @@ def _environment_findings(
                                                  ui_workflow=ui_workflow, server=client.server, captured=CAPTURED_RUN)
 
 
-__all__ = ["ERROR", "WARNING", "EnvironmentDrift", "Finding", "PreflightReport", "preflight", "prompt_findings"]
+__all__ = ["ERROR", "WARNING", "Finding", "PreflightReport", "prompt_findings", "run_preflight"]

@@ -106,7 +106,7 @@ def submit_prompt(
     """
     wanted = list(targets or [])
     if preflight:
-        from replay.preflight import preflight as run_preflight  # noqa: PLC0415
+        from replay.preflight import run_preflight  # noqa: PLC0415
 
         report = run_preflight(prompt, client=client, targets=wanted, defs=defs, ui_workflow=ui_workflow,
                                environment=environment)

@@ -16,6 +16,8 @@ PUBLIC = {
     "validate_document", "validate_files", "Problem", "diff_jobs", "JobDiff", "convert_workflow", "Conversion",
     "NodeDefs", "load_object_info", "Graph", "parse_set", "build_repro", "write_repro", "rerun", "verdict",
     "submit_prompt", "submit_job", "wait_for_job", "git_setup", "textconv", "archive_jobs", "ArchiveResult",
+    "run_preflight", "PreflightReport", "Finding", "capture_environment", "environment_drift", "diff_environments",
+    "Drift", "EnvChange", "EnvironmentDrift",
 }
 
 

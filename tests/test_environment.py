@@ -351,3 +351,14 @@ def test_textconv_renders_the_environment_so_git_diff_shows_version_changes(tmp_
     assert "environment PyTorch: 2.14.1+cu130\n" in out
     assert f"environment pack comfyui-kjnodes (custom) cnr_id=comfyui-kjnodes ver=1.1.7: {KJ_CLASS}\n" in out
     assert "environment model checkpoints/m.safetensors: 4.ckpt_name\n" in out
+
+
+def test_recipes_with_an_environment_validate_and_one_holding_argv_does_not(tmp_path: Path):
+    good = _recipe_with(tmp_path, "good.yaml", _env("0.33.0", "2.14.1+cu130", "1.1.7", "m.safetensors"))
+    assert run_cli(["validate", str(good)], {})[0] == 0
+    leaky = _env("0.33.0", "2.14.1+cu130", "1.1.7", "m.safetensors")
+    leaky["system"]["argv"] = ["main.py"]
+    bad = _recipe_with(tmp_path, "bad.yaml", leaky)
+    code, out, _ = run_cli(["validate", str(bad)], {})
+    assert code == 1
+    assert "$.environment.system: an environment never holds argv or free memory" in out

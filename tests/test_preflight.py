@@ -19,8 +19,9 @@ from helpers import DATA, load
 from replay.cli import main
 from replay.client import Client
 from replay.environment import capture_environment
+from replay.errors import EnvironmentDrift
 from replay.jobs import job_from_detail
-from replay.preflight import ERROR, WARNING, EnvironmentDrift, preflight
+from replay.preflight import ERROR, WARNING, run_preflight
 from replay.recipe import build_recipe, loads_recipe, write_recipe
 
 OBJECT_INFO: dict[str, Any] = json.loads(gzip.decompress((DATA / "object_info.json.gz").read_bytes()))
@@ -215,7 +216,7 @@ def test_a_secret_in_the_servers_argv_reaches_no_recipe_log_line_or_json(fake: F
 def test_preflight_without_a_server_checks_the_prompt_alone():
     prompt = {"1": node("EmptyImage", width=64, height=64, batch_size=1, color=0),
               "2": node("PreviewImage", images=["9", 0])}
-    report = preflight(prompt, targets=["3"])
+    report = run_preflight(prompt, targets=["3"])
     assert [(f.severity, f.check) for f in report.findings] == [(ERROR, "graph"), (ERROR, "target")]
     assert report.drift == [] and report.environment is None
     with pytest.raises(Exception, match="preflight found 2 problems"):
@@ -226,7 +227,7 @@ def test_preflight_reports_drift_as_warnings_and_strict_raises(fake: FakeComfy):
     client = Client(fake.url, api_key=fake.api_key if fake.dialect == "cloud" else None)
     recorded = served_environment(fake, success_prompt())
     recorded["system"]["comfyui_version"] = "0.32.0"
-    report = preflight(success_prompt(), client=client, environment=recorded)
+    report = run_preflight(success_prompt(), client=client, environment=recorded)
     assert report.errors == []
     assert [(f.severity, f.check, f.location) for f in report.warnings] == [(WARNING, "environment", "ComfyUI")]
     report.raise_for_problems()  # drift alone is no error
