@@ -571,6 +571,9 @@ def environment_drift(
     found from the prompt itself.
     """
     drift: list[Drift] = []
+    # A capture at fetch time says what the server had when the job was fetched, not necessarily where it ran.
+    ran = "the job ran with" if isinstance(recorded, Mapping) and recorded.get("captured") == CAPTURED_RUN \
+        else "the recipe recorded"
     if isinstance(recorded, Mapping) and stats is not None:
         system, packages, devices = system_section(stats)
         rec_sys = mapping_of(recorded, "system")
@@ -582,18 +585,18 @@ def environment_drift(
                 how = direction(was, now)
                 tail = f" ({'newer' if how == 'up' else 'older'} on the server)" if how else ""
                 drift.append(Drift("version", SYSTEM_LABELS[key], was, now,
-                                   f"{SYSTEM_LABELS[key]} {now} on the server, the job ran with {was}{tail}"))
+                                   f"{SYSTEM_LABELS[key]} {now} on the server, {ran} {was}{tail}"))
         rec_pk = mapping_of(recorded, "packages")
         for name in sorted(set(rec_pk) & set(packages)):
             if str(rec_pk[name]) != packages[name]:
                 drift.append(Drift("version", name, rec_pk[name], packages[name],
-                                   f"package {name} {packages[name]} on the server, the job ran with {rec_pk[name]}"))
+                                   f"package {name} {packages[name]} on the server, {ran} {rec_pk[name]}"))
         if "devices" in recorded and devices:
             was_dev = [device_label(d) for d in list_of(recorded, "devices")]
             now_dev = [device_label(d) for d in devices]
             if was_dev != now_dev:
                 drift.append(Drift("device", "devices", was_dev, now_dev,
-                                   f"devices {', '.join(now_dev)} on the server, the job ran on {', '.join(was_dev) or '-'}"))
+                                   f"devices {', '.join(now_dev)} on the server, {ran} {', '.join(was_dev) or '-'}"))
     if object_info is None:
         return drift
     rec_packs: dict[str, tuple[str, str]] = {}
@@ -612,8 +615,7 @@ def environment_drift(
         now_pack = pack_of(definition.get("python_module"))
         if cls in rec_packs and rec_packs[cls] != now_pack:
             drift.append(Drift("pack", cls, rec_packs[cls][1], now_pack[1],
-                               f"node class {cls} comes from {now_pack[1]} on the server, from {rec_packs[cls][1]} "
-                               "when the job ran"))
+                               f"node class {cls} comes from {now_pack[1]} on the server, from {rec_packs[cls][1]} in the recipe"))
     for node_id, _cls, name, value, folder, choices in model_inputs(prompt, object_info):
         if choices is not None and value not in choices:
             where = f"{folder}/" if folder else ""

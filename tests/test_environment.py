@@ -362,3 +362,19 @@ def test_recipes_with_an_environment_validate_and_one_holding_argv_does_not(tmp_
     code, out, _ = run_cli(["validate", str(bad)], {})
     assert code == 1
     assert "$.environment.system: an environment never holds argv or free memory" in out
+
+
+def test_drift_says_what_the_recipe_recorded_when_it_was_captured_at_fetch_time():
+    from replay.environment import environment_drift
+
+    prompt = {"1": node("EmptyImage"), "2": node(KJ_CLASS, image=["1", 0]), "3": node("SaveImage", images=["2", 0])}
+    recorded = capture_environment(stats=STATS, object_info=with_custom_pack(OBJECT_INFO), prompt=prompt)
+    recorded["system"]["comfyui_version"] = "0.30.1"
+    moved = with_custom_pack(OBJECT_INFO)
+    moved[KJ_CLASS] = {**moved[KJ_CLASS], "python_module": "custom_nodes.ComfyUI-KJNodes-fork.nodes"}
+    drift = environment_drift(recorded, stats=STATS, object_info=moved, prompt=prompt)
+    assert [str(d) for d in drift] == [
+        "ComfyUI 0.33.0 on the server, the recipe recorded 0.30.1 (newer on the server)",
+        f"node class {KJ_CLASS} comes from ComfyUI-KJNodes-fork on the server, from comfyui-kjnodes in the recipe",
+    ]
+    assert environment_drift(recorded, stats=STATS, object_info=with_custom_pack(OBJECT_INFO), prompt=prompt)[1:] == []
