@@ -121,7 +121,7 @@ def fetch(
         if client_factory is not None and job.source.get("server"):
             from replay.environment import ensure_environment  # noqa: PLC0415
 
-            result.notes.extend(ensure_environment(job, client_factory()))
+            result.notes.extend(n for n in ensure_environment(job, client_factory()) if n not in result.notes)
         prepared.append((ref, job, build_recipe(job, server=job.source.get("server"), api_key=api_key)))
 
     if out == "-":

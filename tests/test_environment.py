@@ -253,11 +253,16 @@ def test_fetching_again_after_the_server_changed_leaves_the_recipe_byte_for_byte
     assert b"0.34.0" not in first
 
 
-def test_a_failing_system_stats_leaves_the_versions_out_and_the_fetch_succeeds(tmp_path: Path):
+def test_a_failing_system_stats_leaves_the_versions_out_and_is_asked_once(tmp_path: Path):
+    second = copy.deepcopy(SUCCESS_A)
+    second["id"] = "5d3f0a4e-8c1b-4a57-9a0e-2f6b7c8d9e10"
     with FakeComfy(dialect="oss", object_info=OBJECT_INFO) as fake:
         job_id = fake.add_job(SUCCESS_A)
-        fake.fault(r"/(api/)?system_stats", status=404, times=None)
-        code, _out, err = run_cli(["fetch", job_id, "-o", str(tmp_path)], {"COMFY_SERVER": fake.url})
+        fake.add_job(second)
+        fake.fault(r"/(api/)?system_stats", code=404, times=None)
+        code, _out, err = run_cli(["fetch", job_id, second["id"], "-o", str(tmp_path)], {"COMFY_SERVER": fake.url})
+        assert fake.hits["/api/system_stats"] == 1
+        assert fake.hits["/api/object_info"] == 1
     assert code == 0, err
     assert "no /system_stats" in err
     env = loads_recipe((tmp_path / f"{job_id}.yaml").read_text())["environment"]

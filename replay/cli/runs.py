@@ -43,6 +43,7 @@ def _repro_args(p: argparse.ArgumentParser) -> None:
          "From a failed job's execution_error, write a recipe that can run again: the whole prompt, or with\n"
          "--minimal only what is needed to hit the failure. --set tries a fix; --submit posts it; --wait follows\n"
          "it and prints the verdict: reproduced, different-failure or not-reproduced (all exit 0).\n"
+         "Before --submit, environment drift from the recipe is a warning (--strict-env: exit 2, nothing posted).\n"
          "Example: comfy-replay repro f7838b83-aab4-48ed-96a5-1e0cb6760bc6 --minimal --submit --wait")
 @arguments(_repro_args)
 def cmd_repro(ctx: Context) -> int:
@@ -78,7 +79,7 @@ def cmd_repro(ctx: Context) -> int:
         finally:
             _end_progress(ctx, progress)
     if ctx.as_json:
-        ctx.emit_json({**run.to_json(), "environment_drift": notes.json()["environment_drift"]})
+        ctx.emit_json({**run.to_json(), **notes.json()})
     elif run.state == "printed":
         ctx.info(render_repro(run).rstrip("\n"))
     else:
@@ -99,6 +100,8 @@ def _submit_args(p: argparse.ArgumentParser) -> None:
 @command("submit", "post a recipe's or file's prompt to the server",
          "Post the prompt (with the UI graph as extra_pnginfo.workflow, and a repro recipe's targets) to\n"
          "/api/prompt after a preflight check, and print the new job id. --wait follows the job to the end.\n"
+         "The preflight compares the recipe's environment with the server's: drift (other versions, missing node\n"
+         "classes or model files) is a warning, and --strict-env exits 2 before anything is posted.\n"
          "Example: comfy-replay submit recipes/f7838b83-aab4-48ed-96a5-1e0cb6760bc6.repro.yaml --wait")
 @arguments(_submit_args)
 def cmd_submit(ctx: Context) -> int:
