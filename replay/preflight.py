@@ -133,17 +133,32 @@ def run_preflight(
         except ReplayError as exc:
             report.findings.append(Finding(WARNING, "definitions", "", f"no node definitions from the server ({exc})"))
     if defs is None and info:
-        from replay.nodedefs import NodeDefs  # noqa: PLC0415
-
-        try:
-            defs = NodeDefs.from_dict(info)
-        except ReplayError:
-            defs = None
+        defs = _defs_of(info)
     wanted = list(targets)
     report.findings += prompt_findings(prompt, targets=wanted, defs=defs)
     if client is not None and check_environment:
         _environment_findings(report, client, prompt, ui_workflow, environment, info)
     return report
+
+
+_LAST_DEFS: tuple[Mapping[str, Any], NodeDefs | None] | None = None
+
+
+def _defs_of(info: Mapping[str, Any]) -> NodeDefs | None:
+    """Node definitions of an /object_info body, parsed once for the body a client keeps (checks of many
+    prompts against one server parse it once, not once per prompt)."""
+    global _LAST_DEFS
+    last = _LAST_DEFS
+    if last is not None and last[0] is info:
+        return last[1]
+    from replay.nodedefs import NodeDefs  # noqa: PLC0415
+
+    try:
+        defs: NodeDefs | None = NodeDefs.from_dict(info)
+    except ReplayError:
+        defs = None
+    _LAST_DEFS = (info, defs)
+    return defs
 
 
 def _environment_findings(
