@@ -383,3 +383,11 @@ def test_drift_says_what_the_recipe_recorded_when_it_was_captured_at_fetch_time(
         f"node class {KJ_CLASS} comes from ComfyUI-KJNodes-fork on the server, from comfyui-kjnodes in the recipe",
     ]
     assert environment_drift(recorded, stats=STATS, object_info=with_custom_pack(OBJECT_INFO), prompt=prompt)[1:] == []
+
+
+def test_show_json_carries_the_whole_environment_section(tmp_path: Path):
+    env = _env("0.33.0", "2.14.1+cu130", "1.1.7", "m.safetensors")
+    path = _recipe_with(tmp_path, "r.yaml", env)
+    code, out, _ = run_cli(["show", str(path), "--json"], {})
+    assert code == 0
+    assert json.loads(out)["environment"] == env
