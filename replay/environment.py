@@ -374,8 +374,12 @@ def keep_first_capture(path: Any, recipe: dict[str, Any]) -> dict[str, Any]:
 
 
 def ensure_environment(job: Any, client: Any) -> list[str]:
-    """Capture a fetch-time environment for a job that came from `client`'s server and has none; return notes."""
-    if job.environment is not None or not job.source.get("server"):
+    """Capture a fetch-time environment for a job just fetched from `client`'s server; return notes.
+
+    A job read from a file (a recipe names its server in `source` too) is left as it is: the server in use now
+    says nothing about where that job ran.
+    """
+    if job.environment is not None or job.kind == "recipe" or job.source.get("server") != client.server:
         return []
     env, notes = capture_from_client(client, job.prompt, job.ui_workflow, captured=CAPTURED_FETCH)
     job.environment = env

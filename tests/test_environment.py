@@ -391,3 +391,16 @@ def test_show_json_carries_the_whole_environment_section(tmp_path: Path):
     code, out, _ = run_cli(["show", str(path), "--json"], {})
     assert code == 0
     assert json.loads(out)["environment"] == env
+
+
+def test_fetching_an_older_recipe_file_does_not_invent_an_environment(tmp_path: Path):
+    from replay.jobs import job_from_detail
+    from replay.recipe import build_recipe, write_recipe
+
+    with FakeComfy(dialect="oss", object_info=OBJECT_INFO) as fake:
+        old = tmp_path / "old.yaml"
+        write_recipe(old, build_recipe(job_from_detail(SUCCESS_A), server=fake.url))
+        code, _out, err = run_cli(["fetch", str(old), "-o", str(tmp_path / "again.yaml")], {"COMFY_SERVER": fake.url})
+        assert code == 0, err
+        assert fake.hits["/api/system_stats"] == 0
+    assert "environment" not in loads_recipe((tmp_path / "again.yaml").read_text())
