@@ -217,7 +217,9 @@ def model_inputs(
             continue
         cls = str(node.get("class_type"))
         definition = info.get(cls)
-        for name, value in node["inputs"].items():
+        for name, raw in node["inputs"].items():
+            asset = asset_reference(raw)
+            value = asset[0] if asset else raw
             if not isinstance(value, str) or is_link(value) or not value:
                 continue
             choices = _input_choices(definition, name)
@@ -226,6 +228,19 @@ def model_inputs(
             folder = model_folder(cls, name)
             if _MODEL_FILE.search(value) or (folder and _ANY_FILE.search(value)):
                 yield str(node_id), cls, name, value, folder, choices
+
+
+def asset_reference(value: Any) -> tuple[str, str | None] | None:
+    """(file name, hash) of an asset reference input (`{"__type": "core/ASSET", "info": {"file_path", "hash"}}`),
+    the one place a server reports a model's content hash; None for any other value."""
+    if not isinstance(value, Mapping) or value.get("__type") != "core/ASSET" or not isinstance(value.get("info"), Mapping):
+        return None
+    info = value["info"]
+    name = info.get("file_path") or info.get("name")
+    if not isinstance(name, str) or not name:
+        return None
+    digest = info.get("hash")
+    return name, digest if isinstance(digest, str) and digest else None
 
 
 def _ui_model_folders(ui_workflow: Mapping[str, Any] | None) -> dict[str, str]:
@@ -248,21 +263,26 @@ def models(
 ) -> list[dict[str, Any]]:
     """The model files a prompt names: folder, file name, the inputs naming it, and a hash only when given.
 
-    `hashes` maps file names to content hashes a server reported (Comfy Cloud's `asset_hash`); no hash is guessed.
+    A hash comes from an asset reference input (the server's `hash`) or from `hashes` (file name -> a hash a
+    server reported, such as Comfy Cloud's `asset_hash`); no hash is ever guessed or computed.
     """
     ui_folders = _ui_model_folders(ui_workflow)
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for node_id, _cls, name, value, folder, _choices in model_inputs(prompt, object_info):
         where = folder or ui_folders.get(value) or ui_folders.get(value.replace("\\", "/").rsplit("/", 1)[-1]) or ""
-        entry = found.setdefault((where, value), {"folder": where, "name": value, "inputs": []})
+        entry = found.setdefault((where, value), {"folder": where, "name": value, "inputs": [], "hash": None})
         entry["inputs"].append(f"{node_id}.{name}")
+        asset = asset_reference(((prompt or {})[node_id].get("inputs") or {}).get(name))
+        if asset and asset[1]:
+            entry["hash"] = asset[1]
     result = []
     for (folder, value), entry in sorted(found.items()):
         out: dict[str, Any] = {"folder": folder} if folder else {}
         out["name"] = value
         out["inputs"] = entry["inputs"]
-        if hashes and value in hashes:
-            out["hash"] = hashes[value]
+        digest = entry["hash"] or (hashes or {}).get(value)
+        if digest:
+            out["hash"] = digest
         result.append(out)
     return result
 

@@ -404,3 +404,14 @@ def test_fetching_an_older_recipe_file_does_not_invent_an_environment(tmp_path: 
         assert code == 0, err
         assert fake.hits["/api/system_stats"] == 0
     assert "environment" not in loads_recipe((tmp_path / "again.yaml").read_text())
+
+
+def test_a_model_hash_is_recorded_only_from_an_asset_reference_the_server_gave():
+    asset = {"__type": "core/ASSET", "info": {"id": "6f1c2b9e-0d7a-4e55-8f3e-2b1a0c9d8e7f",
+                                               "hash": "blake3:9f2c", "file_path": "sdxl.safetensors"}}
+    prompt = {"1": node("CheckpointLoaderSimple", ckpt_name=asset), "2": node("LoraLoader", lora_name="x.safetensors")}
+    env = capture_environment(stats=None, object_info=WITH_API, prompt=prompt)
+    assert env["models"] == [
+        {"folder": "checkpoints", "name": "sdxl.safetensors", "inputs": ["1.ckpt_name"], "hash": "blake3:9f2c"},
+        {"folder": "loras", "name": "x.safetensors", "inputs": ["2.lora_name"]},
+    ]
