@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from replay.environment import EnvChange, diff_environments
+from replay.environment_diff import EnvChange, diff_environments
 from replay.errors import InputError
 from replay.jobs import Job, count_output_files
 from replay.workflow import is_link, natural_key

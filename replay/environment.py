@@ -1,4 +1,4 @@
-"""Where a job ran: capture from `/system_stats`, `/object_info` and the UI graph, drift against a server, diffs.
+"""Where a job ran: the recipe's `environment` section, captured from `/system_stats`, `/object_info` and the UI graph.
 
 An environment is a plain dict stored as the recipe's `environment` section (SPEC §9):
 
@@ -13,6 +13,7 @@ An environment is a plain dict stored as the recipe's `environment` section (SPE
 
 Only an allow-list of `/system_stats` keys is kept: never `argv` (the server's command line can hold keys and
 paths), never free memory or anything else that changes by the second, so two captures of one setup are equal.
+Comparing sections (diffs, drift before a POST) is `replay.environment_diff`; renderings `replay.environment_render`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -145,7 +145,8 @@ def _most_common(values: list[str]) -> str:
     return sorted(counts, key=lambda v: (-counts[v], v))[0]
 
 
-def _classes(prompt: Mapping[str, Any] | None) -> list[str]:
+def classes_of(prompt: Mapping[str, Any] | None) -> list[str]:
+    """The class types of a prompt, sorted and without repeats."""
     found = {str(node.get("class_type")) for node in (prompt or {}).values()
              if isinstance(node, Mapping) and isinstance(node.get("class_type"), str)}
     return sorted(found)
@@ -158,7 +159,7 @@ def node_packs(
     info = object_info or {}
     facts = _registry_facts(ui_workflow)
     packs: dict[tuple[str, str], dict[str, Any]] = {}
-    for cls in _classes(prompt):
+    for cls in classes_of(prompt):
         definition = info.get(cls)
         known = facts.get(cls, {})
         if isinstance(definition, Mapping):
@@ -406,74 +407,13 @@ def ensure_environment(job: Any, client: Any) -> list[str]:
     return notes
 
 
-# ---------------------------------------------------------------------------------------------- comparing
+# ---------------------------------------------------------------------------------------------- helpers
 
 
 def python_version(value: Any) -> Any:
     """The version of a `python_version` string without its build stamp."""
     # "3.11.7 (main, May  9 2026, 07:35:25) [GCC 12.2.0]": the build stamp is noise, the version is not.
     return value.split()[0] if isinstance(value, str) and value.strip() else value
-
-
-def version_key(text: str) -> tuple[tuple[int, Any], ...]:
-    """A sort key for version strings: numbers compare as numbers (`0.10.0` > `0.9.1`), the rest as text."""
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.+\-_ ]", text) if p)
-
-
-def direction(a: Any, b: Any) -> str | None:
-    """"up" or "down" when two values are both version-like strings, else None."""
-    if not (isinstance(a, str) and isinstance(b, str) and re.match(r"^v?\d", a) and re.match(r"^v?\d", b)):
-        return None
-    ka, kb = version_key(a.lstrip("v")), version_key(b.lstrip("v"))
-    if ka == kb:
-        return None
-    try:
-        return "up" if kb > ka else "down"
-    except TypeError:
-        return None
-
-
-@dataclass(frozen=True)
-class EnvChange:
-    """One difference between two environments. `kind`: system, package, device, pack, model; `a`/`b` None when
-    that side lacks it; `what` says how (up, down, added, removed, changed)."""
-
-    kind: str
-    name: str
-    a: Any
-    b: Any
-    what: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "change": self.what, "a": self.a, "b": self.b}
-
-    def __str__(self) -> str:
-        label = {"package": "package ", "device": "device ", "pack": "node pack ", "model": "model "}.get(self.kind, "")
-        if self.what == "added":
-            return f"{label}{self.name}: added ({shown_value(self.b)})"
-        if self.what == "removed":
-            return f"{label}{self.name}: removed (was {shown_value(self.a)})"
-        tail = f" ({self.what})" if self.what in ("up", "down") else ""
-        return f"{label}{self.name}: {shown_value(self.a)} -> {shown_value(self.b)}{tail}"
-
-
-def shown_value(value: Any) -> str:
-    """A value of an environment change as short text: mappings and lists joined, None as `-`."""
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "-"
-    return "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _change(kind: str, name: str, a: Any, b: Any) -> EnvChange | None:
-    if a == b:
-        return None
-    if a is None:
-        return EnvChange(kind, name, a, b, "added")
-    if b is None:
-        return EnvChange(kind, name, a, b, "removed")
-    return EnvChange(kind, name, a, b, direction(a, b) or "changed")
 
 
 def mapping_of(env: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -496,53 +436,13 @@ def device_label(device: Mapping[str, Any]) -> str:
     return str(name if name is not None else kind if kind is not None else "device")
 
 
-def _pack_facts(pack: Mapping[str, Any]) -> dict[str, Any]:
-    facts = {k: pack[k] for k in ("source", "cnr_id", "aux_id", "ver") if pack.get(k) is not None}
-    return facts
-
-
-def diff_environments(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[EnvChange]:
-    """What differs between two environments: versions (up or down), packages, devices, node packs, models.
-
-    Empty when either side has no environment (an older recipe): nothing can be said about it.
-    """
-    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
-        return []
-    changes: list[EnvChange | None] = []
-    sys_a, sys_b = mapping_of(a, "system"), mapping_of(b, "system")
-    for key in SYSTEM_KEYS if sys_a and sys_b else ():
-        va, vb = sys_a.get(key), sys_b.get(key)
-        if key == "python_version":
-            va, vb = python_version(va), python_version(vb)
-        changes.append(_change("system", SYSTEM_LABELS[key], va, vb))
-    pk_a, pk_b = mapping_of(a, "packages"), mapping_of(b, "packages")
-    for name in sorted(set(pk_a) | set(pk_b)):
-        changes.append(_change("package", name, pk_a.get(name), pk_b.get(name)))
-    if "devices" in a and "devices" in b:
-        dev_a = [device_label(d) for d in list_of(a, "devices")]
-        dev_b = [device_label(d) for d in list_of(b, "devices")]
-        if dev_a != dev_b:
-            changes.append(EnvChange("device", "devices", dev_a, dev_b, "changed"))
-    if "node_packs" in a and "node_packs" in b:
-        packs_a = {str(p.get("pack")): p for p in list_of(a, "node_packs")}
-        packs_b = {str(p.get("pack")): p for p in list_of(b, "node_packs")}
-        for name in sorted(set(packs_a) | set(packs_b)):
-            pa, pb = packs_a.get(name), packs_b.get(name)
-            if pa is None or pb is None:
-                changes.append(_change("pack", name, _pack_facts(pa) if pa else None, _pack_facts(pb) if pb else None))
-            elif pa.get("ver") != pb.get("ver") and pa.get("ver") and pb.get("ver"):
-                changes.append(_change("pack", name, pa.get("ver"), pb.get("ver")))
-            elif _pack_facts(pa) != _pack_facts(pb):
-                changes.append(EnvChange("pack", name, _pack_facts(pa), _pack_facts(pb), "changed"))
-    models_a = {model_key(m): m for m in list_of(a, "models")}
-    models_b = {model_key(m): m for m in list_of(b, "models")}
-    for key in sorted(set(models_a) | set(models_b)):
-        ma, mb = models_a.get(key), models_b.get(key)
-        if ma is None or mb is None:
-            changes.append(_change("model", key, _model_facts(ma), _model_facts(mb)))
-        elif ma.get("hash") and mb.get("hash") and ma["hash"] != mb["hash"]:
-            changes.append(EnvChange("model", key, ma["hash"], mb["hash"], "changed"))
-    return [c for c in changes if c is not None]
+def shown_value(value: Any) -> str:
+    """A value of an environment change as short text: mappings and lists joined, None as `-`."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return "-" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def model_key(model: Mapping[str, Any]) -> str:
@@ -550,124 +450,28 @@ def model_key(model: Mapping[str, Any]) -> str:
     return "/".join(str(p) for p in (model.get("folder"), model.get("name")) if p)
 
 
-def _model_facts(model: Mapping[str, Any] | None) -> Any:
-    if model is None:
-        return None
-    return ", ".join(str(i) for i in model.get("inputs") or []) or "used"
-
-
-# ---------------------------------------------------------------------------------------------- drift
-
-
-@dataclass(frozen=True)
-class Drift:
-    """One way the target server differs from where a recipe's job ran; a warning unless --strict-env.
-
-    `kind`: version (ComfyUI, PyTorch, Python, a package), device, pack (a class now from another pack),
-    missing-class, missing-model.
-    """
-
-    kind: str
-    subject: str
-    recorded: Any
-    server: Any
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "subject": self.subject, "recorded": self.recorded, "server": self.server,
-                "message": self.message}
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def environment_drift(
-    recorded: Mapping[str, Any] | None,
-    *,
-    stats: Mapping[str, Any] | None,
-    object_info: Mapping[str, Any] | None,
-    prompt: Mapping[str, Any],
-) -> list[Drift]:
-    """Compare a recipe's environment (None for an older recipe) and a prompt with a server's two GETs.
-
-    Versions, packages and devices are compared only when the recipe recorded them; classes the server lacks,
-    classes that now come from another pack and model files missing from the server's option lists are
-    found from the prompt itself.
-    """
-    drift: list[Drift] = []
-    # A capture at fetch time says what the server had when the job was fetched, not necessarily where it ran.
-    ran = "the job ran with" if isinstance(recorded, Mapping) and recorded.get("captured") == CAPTURED_RUN \
-        else "the recipe recorded"
-    if isinstance(recorded, Mapping) and stats is not None:
-        system, packages, devices = system_section(stats)
-        rec_sys = mapping_of(recorded, "system")
-        for key in ("comfyui_version", "cloud_version", "pytorch_version", "python_version"):
-            was, now = rec_sys.get(key), system.get(key)
-            if key == "python_version":
-                was, now = python_version(was), python_version(now)
-            if was is not None and now is not None and was != now:
-                how = direction(was, now)
-                tail = f" ({'newer' if how == 'up' else 'older'} on the server)" if how else ""
-                drift.append(Drift("version", SYSTEM_LABELS[key], was, now,
-                                   f"{SYSTEM_LABELS[key]} {now} on the server, {ran} {was}{tail}"))
-        rec_pk = mapping_of(recorded, "packages")
-        for name in sorted(set(rec_pk) & set(packages)):
-            if str(rec_pk[name]) != packages[name]:
-                drift.append(Drift("version", name, rec_pk[name], packages[name],
-                                   f"package {name} {packages[name]} on the server, {ran} {rec_pk[name]}"))
-        if "devices" in recorded and devices:
-            was_dev = [device_label(d) for d in list_of(recorded, "devices")]
-            now_dev = [device_label(d) for d in devices]
-            if was_dev != now_dev:
-                drift.append(Drift("device", "devices", was_dev, now_dev,
-                                   f"devices {', '.join(now_dev)} on the server, {ran} {', '.join(was_dev) or '-'}"))
-    if object_info is None:
-        return drift
-    rec_packs: dict[str, tuple[str, str]] = {}
-    if isinstance(recorded, Mapping):
-        for pack in list_of(recorded, "node_packs"):
-            for cls in pack.get("classes") or []:
-                if pack.get("source") != "missing":
-                    rec_packs[str(cls)] = (str(pack.get("source")), str(pack.get("pack")))
-    for cls in _classes(prompt):
-        definition = object_info.get(cls)
-        if not isinstance(definition, Mapping):
-            drift.append(Drift("missing-class", cls, rec_packs.get(cls, (None, None))[1], None,
-                               f"node class {cls} is not on the server"
-                               + (f" (it came from {rec_packs[cls][1]})" if cls in rec_packs else "")))
-            continue
-        now_pack = pack_of(definition.get("python_module"))
-        if cls in rec_packs and rec_packs[cls] != now_pack:
-            drift.append(Drift("pack", cls, rec_packs[cls][1], now_pack[1],
-                               f"node class {cls} comes from {now_pack[1]} on the server, from {rec_packs[cls][1]} in the recipe"))
-    for node_id, _cls, name, value, folder, choices in model_inputs(prompt, object_info):
-        if choices is not None and value not in choices:
-            where = f"{folder}/" if folder else ""
-            drift.append(Drift("missing-model", f"{where}{value}", value, None,
-                               f"model {where}{value} (node {node_id} {name}) is not in the server's list"))
-    return drift
-
-
 __all__ = [
     "CAPTURED_FETCH",
     "CAPTURED_RUN",
-    "Drift",
-    "EnvChange",
+    "SYSTEM_KEYS",
+    "SYSTEM_LABELS",
+    "asset_reference",
     "capture_environment",
     "capture_from_client",
-    "diff_environments",
+    "classes_of",
+    "device_label",
     "ensure_environment",
-    "model_key",
-    "environment_drift",
     "first_capture_stands",
     "keep_first_capture",
     "list_of",
     "mapping_of",
     "model_inputs",
+    "model_key",
+    "models",
     "node_packs",
-    "device_label",
     "pack_of",
     "python_version",
     "shown_value",
     "system_section",
+    "ui_nodes",
 ]

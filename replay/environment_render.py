@@ -7,7 +7,6 @@ from typing import Any
 
 from replay.environment import (
     SYSTEM_LABELS,
-    EnvChange,
     device_label,
     list_of,
     mapping_of,
@@ -15,6 +14,7 @@ from replay.environment import (
     python_version,
     shown_value,
 )
+from replay.environment_diff import EnvChange
 
 
 def summary_line(env: Mapping[str, Any] | None) -> str | None:

@@ -86,7 +86,7 @@ class TargetExistsError(InputError):
 class EnvironmentDrift(InputError):
     """The target server differs from where the recipe's job ran and `--strict-env` was given (exit 2).
 
-    `drift` holds the differences (`replay.environment.Drift`); nothing was submitted.
+    `drift` holds the differences (`replay.environment_diff.Drift`); nothing was submitted.
     """
 
     def __init__(self, drift: list[Any]) -> None:

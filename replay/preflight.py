@@ -18,7 +18,7 @@ from replay.workflow import natural_key, node_inputs
 
 if TYPE_CHECKING:
     from replay.client import Client
-    from replay.environment import Drift
+    from replay.environment_diff import Drift
     from replay.nodedefs import NodeDefs
 
 ERROR = "error"
@@ -169,7 +169,8 @@ def _environment_findings(
     recorded: Mapping[str, Any] | None,
     info: Mapping[str, Any] | None,
 ) -> None:
-    from replay.environment import CAPTURED_RUN, capture_environment, environment_drift  # noqa: PLC0415
+    from replay.environment import CAPTURED_RUN, capture_environment  # noqa: PLC0415
+    from replay.environment_diff import environment_drift  # noqa: PLC0415
 
     stats: Mapping[str, Any] | None = None
     try:

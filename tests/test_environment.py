@@ -16,14 +16,8 @@ from graphs import node
 from helpers import DATA, corpus_files, load
 
 from replay.cli import main
-from replay.environment import (
-    capture_environment,
-    diff_environments,
-    first_capture_stands,
-    model_inputs,
-    node_packs,
-    pack_of,
-)
+from replay.environment import capture_environment, first_capture_stands, model_inputs, node_packs, pack_of
+from replay.environment_diff import diff_environments
 from replay.environment_render import summary_line
 from replay.recipe import loads_recipe
 
@@ -370,7 +364,7 @@ def test_recipes_with_an_environment_validate_and_one_holding_argv_does_not(tmp_
 
 
 def test_drift_says_what_the_recipe_recorded_when_it_was_captured_at_fetch_time():
-    from replay.environment import environment_drift
+    from replay.environment_diff import environment_drift
 
     prompt = {"1": node("EmptyImage"), "2": node(KJ_CLASS, image=["1", 0]), "3": node("SaveImage", images=["2", 0])}
     recorded = capture_environment(stats=STATS, object_info=with_custom_pack(OBJECT_INFO), prompt=prompt)
