@@ -409,3 +409,30 @@ def test_a_model_hash_is_recorded_only_from_an_asset_reference_the_server_gave()
         {"folder": "checkpoints", "name": "sdxl.safetensors", "inputs": ["1.ckpt_name"], "hash": "blake3:9f2c"},
         {"folder": "loras", "name": "x.safetensors", "inputs": ["2.lora_name"]},
     ]
+
+
+def test_archive_refresh_keeps_the_first_capture_even_for_a_job_that_changed(tmp_path: Path):
+    from fakecomfy_run import bulk_jobs
+
+    from replay.archive import archive
+    from replay.client import Client
+
+    details = [d for d in bulk_jobs(6, 2) if d["status"] == "completed"][:3]
+    with FakeComfy(dialect="oss") as fake:
+        fake.add_jobs(details)
+        with Client(fake.url) as client:
+            first = archive(client, tmp_path)
+        before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+        upgraded = copy.deepcopy(STATS)
+        upgraded["system"]["pytorch_version"] = "2.15.0+cu130"
+        fake.system_stats = upgraded
+        fake.add_job(dict(details[0], priority=99))
+        with Client(fake.url) as client:
+            refreshed = archive(client, tmp_path, refresh=True)
+    assert len(first.written) == 3
+    changed = f"{details[0]['id']}.yaml"
+    assert refreshed.written == [str(tmp_path / changed)]
+    after = loads_recipe((tmp_path / changed).read_text())
+    assert after["job"]["priority"] == 99
+    assert after["environment"] == loads_recipe(before[changed])["environment"]
+    assert after["environment"]["system"]["pytorch_version"] == "2.14.1+cu130"
