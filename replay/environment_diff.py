@@ -143,7 +143,7 @@ class Drift:
     """One way the target server differs from where a recipe's job ran; a warning unless --strict-env.
 
     `kind`: version (ComfyUI, PyTorch, Python, a package), device, pack (a class now from another pack),
-    missing-class, missing-model.
+    missing-class, missing-model, unverified (the server could not say its versions; made by the preflight).
     """
 
     kind: str

@@ -141,6 +141,11 @@ def run_preflight(
     return report
 
 
+def environment_of(recorded: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A recipe's environment section, or an empty mapping for an older recipe."""
+    return recorded if isinstance(recorded, Mapping) else {}
+
+
 _LAST_DEFS: tuple[Mapping[str, Any], NodeDefs | None] | None = None
 
 
@@ -170,14 +175,20 @@ def _environment_findings(
     info: Mapping[str, Any] | None,
 ) -> None:
     from replay.environment import CAPTURED_RUN, capture_environment  # noqa: PLC0415
-    from replay.environment_diff import environment_drift  # noqa: PLC0415
+    from replay.environment_diff import Drift, environment_drift  # noqa: PLC0415
 
     stats: Mapping[str, Any] | None = None
+    missing: list[Drift] = []
     try:
         stats = client.system_stats()
     except ReplayError as exc:
-        report.findings.append(Finding(WARNING, "environment", "", f"versions not compared: no /system_stats ({exc})"))
-    report.drift = environment_drift(recorded, stats=stats, object_info=info, prompt=prompt)
+        if isinstance(environment_of(recorded).get("system"), Mapping):
+            # The recipe says where it ran but the server cannot say where it runs: that is not "no drift".
+            missing.append(Drift("unverified", "versions", None, None,
+                                 f"versions not compared: the server gave no /system_stats ({exc})"))
+        else:
+            report.findings.append(Finding(WARNING, "environment", "", f"no /system_stats ({exc})"))
+    report.drift = missing + environment_drift(recorded, stats=stats, object_info=info, prompt=prompt)
     report.findings += [Finding(WARNING, "environment", d.subject, d.message) for d in report.drift]
     if stats is not None or info is not None:
         report.environment = capture_environment(stats=stats, object_info=info, prompt=prompt,

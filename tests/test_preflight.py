@@ -235,3 +235,16 @@ def test_preflight_reports_drift_as_warnings_and_strict_raises(fake: FakeComfy):
         report.raise_for_problems(strict_env=True)
     assert caught.value.exit_code == 2
     assert [d.kind for d in caught.value.drift] == ["version"]
+
+
+def test_strict_env_refuses_when_the_server_cannot_say_its_versions(fake: FakeComfy, tmp_path: Path):
+    path = recipe_file(tmp_path, SUCCESS_A, served_environment(fake, success_prompt()))
+    fake.fault(r"/system_stats", code=404, times=None)
+    code, _out, err = run_cli(["submit", str(path), "--strict-env"], env_for(fake))
+    assert code == 2
+    assert "versions not compared: the server gave no /system_stats" in err
+    assert posts(fake) == []
+    code, out, err = run_cli(["submit", str(path), "--json"], env_for(fake))
+    assert code == 0, err
+    assert [d["kind"] for d in json.loads(out)["environment_drift"]] == ["unverified"]
+    assert len(posts(fake)) == 1
