@@ -176,7 +176,7 @@ def test_template_corpus_cnr_ids_reach_the_node_packs():
         carrying += has_registry_facts
         assert bool(found) == has_registry_facts, path.name
         assert all(isinstance(p.get("ver", ""), str) for p in packs)
-    # 417 of the package's 660 workflow files carry cnr_id/ver in node properties (counted when this was written).
+    # 417 of the package's 644 workflows carry cnr_id/ver in node properties (counted by hand when this was written).
     assert carrying >= 400
 
 
