@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from replay.environment import CAPTURED_FETCH, capture_from_client, keep_first_capture
 from replay.errors import InputError, MalformedResponse, ReplayError
 from replay.fetching import FetchResult, check_job
 from replay.jobs import JOB_STATUSES, TERMINAL_STATUSES, check_job_id, job_from_detail
@@ -116,7 +117,7 @@ def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_
 
 
 def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: str,
-                    api_key: str | None) -> tuple[str, str]:
+                    api_key: str | None, environment: dict[str, Any] | None = None) -> tuple[str, str]:
     """Validate one fetched job detail and write its recipe: ("written"|"unchanged", path) or ("failed", why).
 
     Runs in a helper process when there are some, so it takes and returns only plain values.
@@ -126,9 +127,11 @@ def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: st
         if job.id != job_id:
             raise MalformedResponse(f"the server answered job {job_id} with the record of job {job.id}")
         job.source = {"server": server}
+        job.environment = environment
         check_job(job, job_id)
         target = os.path.join(folder, f"{job_id}.yaml")
-        return write_recipe(target, build_recipe(job, server=server, api_key=api_key)), target
+        recipe = keep_first_capture(target, build_recipe(job, server=server, api_key=api_key))
+        return write_recipe(target, recipe), target
     except ReplayError as exc:
         return "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - a record we cannot handle must not stop the others
@@ -211,6 +214,19 @@ def _helpers_for(jobs: int, helpers: int | None) -> _Helpers | None:
     return _Helpers(helpers)
 
 
+def _fetch_environment(client: Client, detail: dict[str, Any]) -> dict[str, Any] | None:
+    """The fetch-time environment of a job detail, from the client's cached /system_stats and /object_info."""
+    def part(holder: Any, key: str) -> dict[str, Any]:
+        value = holder.get(key) if isinstance(holder, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    workflow = part(detail, "workflow")
+    ui = part(part(part(workflow, "extra_data"), "extra_pnginfo"), "workflow") or None
+    prompt = part(workflow, "prompt") or None
+    environment, _notes = capture_from_client(client, prompt, ui, captured=CAPTURED_FETCH)
+    return environment
+
+
 class _Run:
     """One run: fetching threads, the work and results queues, and the count of jobs being written."""
 
@@ -247,7 +263,9 @@ class _Run:
                     return
                 self.writing += 1
             try:
-                self.results.put((job_id, *self.process(self.folder, job_id, detail, self.client.server, self.api_key)))
+                environment = _fetch_environment(self.client, detail)
+                self.results.put((job_id, *self.process(self.folder, job_id, detail, self.client.server, self.api_key,
+                                                        environment)))
             finally:
                 with self.lock:
                     self.writing -= 1

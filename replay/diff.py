@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from replay.environment_diff import EnvChange, diff_environments
 from replay.errors import InputError
 from replay.jobs import Job, count_output_files
 from replay.workflow import is_link, natural_key
@@ -179,6 +180,8 @@ class JobDiff:
     outputs: OutputsDiff | None = None
     status: tuple[str | None, str | None] | None = None
     error: tuple[ErrorInfo | None, ErrorInfo | None] | None = None
+    environment: tuple[EnvChange, ...] = ()
+    """Where the two ran, when both record it (SPEC §9); shown, but not counted by `identical`."""
 
     @property
     def identical(self) -> bool:
@@ -778,6 +781,7 @@ def diff_jobs(
     return JobDiff(
         compared=compared, a=_side(a), b=_side(b), nodes=nodes, titles=titles, graph=graph,
         subgraphs=subgraphs, outputs=outputs, status=status, error=error,
+        environment=tuple(diff_environments(a.environment, b.environment)),
     )
 
 

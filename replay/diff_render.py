@@ -18,6 +18,7 @@ from replay.diff import (
     TitleChange,
     is_link,
 )
+from replay.environment_render import render_changes_markdown, render_changes_text
 
 UI_MODES = {0: "always", 1: "on event", 2: "never (muted)", 3: "on trigger", 4: "bypass"}
 
@@ -116,6 +117,7 @@ def to_json(d: JobDiff) -> dict[str, Any]:
         "error": None if d.error is None else {"a": _error_json(d.error[0]), "b": _error_json(d.error[1])},
         "timing": {"a": _duration(d.a), "b": _duration(d.b)},
         "sides": {"a": _side_json(d.a), "b": _side_json(d.b)},
+        "environment": [c.to_json() for c in d.environment],
     }
 
 
@@ -253,6 +255,7 @@ def render_text(d: JobDiff, color: bool = False, *, labels: tuple[str, str] | No
         lines.append(paint(f"outputs: {counts}", "1"))
         for out in d.outputs.nodes:
             lines += _output_lines(out, paint)
+    lines += render_changes_text(d.environment)
     if d.identical:
         lines.append(f"identical {d.compared}" + (" and results" if d.outputs is not None else ""))
     return "\n".join(lines) + "\n"
@@ -292,6 +295,8 @@ def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str
         dur = [f"{s.duration:.3f} s" if s.duration is not None else "" for s in (d.a, d.b)]
         out.append(f"| duration | {dur[0]} | {dur[1]} |")
     out.append("")
+    if d.environment:
+        out += [*render_changes_markdown(d.environment), ""]
     if d.identical:
         out.append(f"No differences in the {d.compared}" + (" or results." if d.outputs is not None else "."))
         return "\n".join(out) + "\n"

@@ -131,6 +131,8 @@ class Job:
     detail: dict[str, Any] | None = None
     source: dict[str, Any] = field(default_factory=dict)
     repro: dict[str, Any] | None = None
+    environment: dict[str, Any] | None = None
+    """Where the job ran (a recipe's `environment` section, SPEC §9), None when not recorded."""
 
     @property
     def duration(self) -> float | None:

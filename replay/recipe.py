@@ -17,7 +17,7 @@ from replay.errors import DocumentError, InputError, TargetExistsError
 from replay.jobs import KIND_RECIPE, Job, job_from_detail, rebuild_workflow
 
 RECIPE_VERSION = 1
-KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "repro", "bisect")
+KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "environment", "repro", "bisect")
 REDACTED = "<redacted>"
 SECRET_EXTRA_KEYS = ("api_key_comfy_org", "auth_token_comfy_org")
 MIN_SCRUBBED_KEY = 8
@@ -128,6 +128,8 @@ def build_recipe(job: Job, *, server: str | None = None, api_key: str | None = N
         recipe["extra_data"] = _redact_named(extra, ("extra_data",), redacted)
     if job.ui_workflow is not None and not workflow_kept:
         recipe["ui_workflow"] = job.ui_workflow
+    if job.environment is not None:
+        recipe["environment"] = job.environment
     if job.repro is not None:
         recipe["repro"] = job.repro
     # A key shorter than 8 characters is no real credential, and scrubbing it would mangle ordinary text.
@@ -162,7 +164,7 @@ def check_outline(data: Any, *, file: str | None = None) -> None:
         raise DocumentError("not a comfy-replay recipe (no top-level 'recipe' key)", file=where)
     if data["recipe"] != RECIPE_VERSION or isinstance(data["recipe"], bool):
         raise DocumentError(f"unsupported recipe version {data['recipe']!r}; this comfy-replay reads version 1", file=where)
-    for key in ("source", "job", "extra_data", "ui_workflow", "repro"):
+    for key in ("source", "job", "extra_data", "ui_workflow", "environment", "repro"):
         if key in data and not isinstance(data[key], dict):
             raise DocumentError(f"'{key}' must be a mapping", file=where)
     prompt = data.get("prompt")
@@ -226,6 +228,8 @@ def job_from_recipe(recipe: dict[str, Any]) -> Job:
         job = _job_parts(recipe)
     job.source = dict(source)
     job.repro = recipe.get("repro")
+    environment = recipe.get("environment")
+    job.environment = environment if isinstance(environment, dict) else None
     return job
 
 

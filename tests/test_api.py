@@ -17,6 +17,8 @@ PUBLIC = {
     "NodeDefs", "load_object_info", "Graph", "parse_set", "build_repro", "write_repro", "rerun", "verdict",
     "submit_prompt", "submit_job", "wait_for_job", "git_setup", "textconv", "archive_jobs", "ArchiveResult",
     "bisect_jobs", "plan_bisect", "find_changes", "write_bisect", "BisectResult",
+    "run_preflight", "PreflightReport", "Finding", "capture_environment", "environment_drift", "diff_environments",
+    "Drift", "EnvChange", "EnvironmentDrift",
 }
 
 
