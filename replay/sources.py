@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -106,6 +106,24 @@ def job_from_parsed(doc: Document) -> Job:
     return job
 
 
+def check_references(refs: Sequence[str], *, job_ids: bool = True) -> None:
+    """Refuse, before any request is made, a reference that is neither `-`, an existing path nor a job id.
+
+    `job_ids=False` accepts files only (for commands that never fetch a job). Raises InputError.
+    """
+    for ref in refs:
+        if ref == "-" or Path(ref).exists():
+            continue
+        if job_ids and is_job_id(ref):
+            continue
+        shown = ref if len(ref) <= 80 else repr(ref)[:80]
+        if not job_ids:
+            raise InputError(f"{shown}: no such file")
+        raise InputError(
+            f"{shown}: no such file, and not a job id (a UUID like 3c04dcaf-283e-4da6-9ed7-02a8b6d99560)"
+        )
+
+
 def load_job(
     ref: str,
     client_factory: Callable[[], Client] | None = None,
@@ -123,4 +141,12 @@ def load_job(
     return job_from_parsed(read_document(ref, stdin))
 
 
-__all__ = ["Document", "job_from_parsed", "load_job", "parse_document", "read_bytes", "read_document"]
+__all__ = [
+    "Document",
+    "check_references",
+    "job_from_parsed",
+    "load_job",
+    "parse_document",
+    "read_bytes",
+    "read_document",
+]

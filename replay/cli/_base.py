@@ -64,6 +64,12 @@ class Context:
             self._client = Client(self.server, self.api_key, timeout=timeout, pool_size=pool_size)
         return self._client
 
+    def check_references(self, *refs: str, job_ids: bool = True) -> None:
+        """Refuse bad job references (not `-`, a file or a UUID) before anything reaches a server."""
+        from replay.sources import check_references  # noqa: PLC0415
+
+        check_references(refs, job_ids=job_ids)
+
     def load_job(self, ref: str) -> Job:
         """Resolve a job reference (id, file, recipe, `-`) to a Job."""
         from replay.sources import load_job  # noqa: PLC0415

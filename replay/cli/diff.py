@@ -37,6 +37,7 @@ def cmd_convert(ctx: Context) -> int:
     from replay.sources import job_from_parsed, read_document  # noqa: PLC0415
 
     a = ctx.args
+    ctx.check_references(a.ui_file, job_ids=False)
     doc = read_document(a.ui_file, ctx.stdin)
     ui = job_from_parsed(doc).ui_workflow
     if ui is None:
@@ -83,6 +84,7 @@ def cmd_diff(ctx: Context) -> int:
     a = ctx.args
     if a.a == "-" and a.b == "-":
         raise UsageError("only one of A and B can be - (standard input)")
+    ctx.check_references(a.a, a.b)
     result = diff_jobs(ctx.load_job(a.a), ctx.load_job(a.b), tolerance=a.tolerance, ignore=a.ignore,
                        include_layout=a.include_layout, ui=a.ui)
     fmt = "json" if ctx.as_json else a.format or "text"

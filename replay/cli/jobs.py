@@ -37,6 +37,7 @@ def cmd_fetch(ctx: Context) -> int:
     from replay.fetching import fetch  # noqa: PLC0415
 
     a = ctx.args
+    ctx.check_references(*a.jobs)
     defs = ctx.node_definitions(a.object_info, required=False)
     result = fetch(a.jobs, out=a.output, raw=a.raw, force=a.force, client_factory=ctx.client,
                    api_key=ctx.api_key, defs=defs, stdin=ctx.stdin)
@@ -117,6 +118,7 @@ def _show_args(p: argparse.ArgumentParser) -> None:
 def cmd_show(ctx: Context) -> int:
     from replay.summary import render_summary, summarize  # noqa: PLC0415
 
+    ctx.check_references(ctx.args.job)
     summary = summarize(ctx.load_job(ctx.args.job))
     if ctx.as_json:
         ctx.emit_json(summary)
@@ -142,6 +144,7 @@ def cmd_validate(ctx: Context) -> int:
     from replay.validate import validate_files  # noqa: PLC0415
 
     a = ctx.args
+    ctx.check_references(*a.files, job_ids=False)
     defs = ctx.node_definitions(a.object_info, required=False)
     problems = validate_files(a.files, strict=a.strict, defs=defs, stdin=ctx.stdin)
     if ctx.as_json:
@@ -171,6 +174,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 def cmd_export(ctx: Context) -> int:
     from replay.recipe import export_document  # noqa: PLC0415
 
+    ctx.check_references(ctx.args.recipe)
     doc = export_document(ctx.load_job(ctx.args.recipe), ctx.args.what or "prompt", api_key=ctx.api_key)
     ctx.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return EXIT_OK

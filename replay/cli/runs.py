@@ -50,6 +50,7 @@ def cmd_repro(ctx: Context) -> int:
     if a.wait and not a.submit:
         raise UsageError("--wait follows a submitted job: add --submit")
     sets = [parse_set(text) for text in a.sets]
+    ctx.check_references(a.job)
     job = ctx.load_job(a.job)
     defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
     if defs is None and (a.submit or job.source.get("server")):
@@ -96,6 +97,7 @@ def cmd_submit(ctx: Context) -> int:
 
     a = ctx.args
     sets = [parse_set(text) for text in a.sets]
+    ctx.check_references(a.file)
     job = ctx.load_job(a.file)
     defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
     job_id = submit_job(ctx.client(), job, sets=sets, preflight=not a.no_preflight, defs=defs)
