@@ -30,37 +30,10 @@ from replay.errors import (
     SubmitRejected,
 )
 from replay.jobs import check_job_id, history_to_detail
+from replay.urls import CLOUD_SERVER, LOCAL_SERVER, default_server, server_origin
 
-CLOUD_SERVER = "https://cloud.comfy.org"
-LOCAL_SERVER = "http://127.0.0.1:8188"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CLOUD_PAGE_MAX = 1000
-
-
-def default_server(api_key: str | None) -> str:
-    """Return Comfy Cloud when an API key is set, else the local ComfyUI address."""
-    return CLOUD_SERVER if api_key else LOCAL_SERVER
-
-
-def server_origin(url: str) -> str:
-    """Return `scheme://host[:port]` of a server URL: no credentials, path, query or fragment."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"server address {origin_for_message(url)!s} is not an http(s) URL like http://127.0.0.1:8188")
-    host = parts.hostname
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
-
-
-def origin_for_message(url: str) -> str:
-    """A form of a URL safe to show: credentials and query removed even when the URL is malformed."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        return f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else url.split("?", 1)[0].rsplit("@", 1)[-1]
-    except ValueError:
-        return "<unparsable URL>"
 
 
 def _retry_after(response: requests.Response) -> float | None:

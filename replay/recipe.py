@@ -15,6 +15,7 @@ from typing import Any
 from replay import canonical
 from replay.errors import DocumentError, InputError, TargetExistsError
 from replay.jobs import KIND_RECIPE, Job, job_from_detail, rebuild_workflow
+from replay.urls import server_origin
 
 RECIPE_VERSION = 1
 KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "repro")
@@ -95,8 +96,6 @@ def build_recipe(job: Job, *, server: str | None = None, api_key: str | None = N
     redacted: list[str] = []
     source: dict[str, Any] = {"kind": job.kind}
     if server:
-        from replay.client import server_origin  # noqa: PLC0415 - keeps `requests` out of offline paths
-
         source["server"] = server_origin(server)
     if job.id:
         source["job_id"] = job.id

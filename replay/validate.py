@@ -115,9 +115,9 @@ def validate_files(
 
     A file that cannot be read at all raises InputError: there is nothing to validate.
     """
+    from replay.documents import parse_document, read_bytes  # noqa: PLC0415
     from replay.errors import DocumentError  # noqa: PLC0415
     from replay.jobs import detect_kind  # noqa: PLC0415
-    from replay.sources import parse_document, read_bytes  # noqa: PLC0415
 
     problems: list[Problem] = []
     for path in paths:
