@@ -245,6 +245,12 @@ def build_repro(
     if mode == "minimal" and ui is not None:
         ui = None
         notes.append("the UI graph is left out: it shows nodes the minimal prompt does not have")
+    elif ui is not None and (pin_sets or overrides):
+        from replay.submit import ui_with_sets  # noqa: PLC0415
+
+        ui, note = ui_with_sets(ui, [*pin_sets, *overrides], defs)
+        if note:
+            notes.append(note)
     return ReproPlan(
         job_id=job.id,
         error=error,

@@ -7,6 +7,7 @@ The body carries the prompt, the UI graph as `extra_data.extra_pnginfo.workflow`
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -131,6 +132,35 @@ def submit_prompt(
     return str(result["prompt_id"])
 
 
+def ui_with_sets(
+    ui: Mapping[str, Any] | None, sets: Iterable[Override], defs: NodeDefs | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The UI graph with each override written into the widget that holds it, so that it agrees with the prompt.
+
+    Returns (graph, None), or (None, note) when an override cannot be shown in the graph (no node definitions to
+    find the widget, a node inside a subgraph, an input fed by a link or without a widget): a UI graph that
+    disagrees with the prompt is never sent. The graph given is left untouched.
+    """
+    overrides = list(sets)
+    if ui is None or not overrides:
+        return (dict(ui) if ui is not None else None), None
+    from replay.convert import widget_slot  # noqa: PLC0415
+
+    graph = copy.deepcopy(dict(ui))
+    nodes = {str(n.get("id")): n for n in graph.get("nodes") or [] if isinstance(n, dict)}
+    for override in overrides:
+        node = nodes.get(override.node_id)
+        slot = widget_slot(node, override.input_name, defs) if node is not None and defs is not None else None
+        if node is None or slot is None:
+            why = "without node definitions" if defs is None else "no widget of the node stores that input"
+            return None, (
+                f"the UI graph is left out: --set {override} cannot be shown in it "
+                f"({why}), and a UI graph must not disagree with the prompt"
+            )
+        node["widgets_values"][slot] = override.value
+    return graph, None
+
+
 def submit_job(
     client: Client,
     job: Job,
@@ -139,20 +169,30 @@ def submit_job(
     targets: Iterable[str] | None = None,
     preflight: bool = True,
     defs: NodeDefs | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> str:
     """Submit the prompt of a job, recipe or prompt file with overrides; return the new job id.
 
-    `targets` default to those of the recipe's `repro` section.
+    `targets` default to those of the recipe's `repro` section. Overrides are written into the UI graph's
+    widgets too (`ui_with_sets`); when that cannot be done the graph is left out and `on_note` is told why.
     """
     if not job.prompt:
         hint = " (a UI workflow: convert it to an API prompt first with `comfy-replay convert`)" if job.ui_workflow else ""
         raise InputError(f"there is no API prompt to submit{hint}")
-    prompt = apply_sets(job.prompt, sets)
+    overrides = list(sets)
+    prompt = apply_sets(job.prompt, overrides)
+    ui_workflow: dict[str, Any] | None = dict(job.ui_workflow) if job.ui_workflow is not None else None
+    if overrides and ui_workflow is not None:
+        if defs is None:
+            defs = server_defs(client)
+        ui_workflow, note = ui_with_sets(ui_workflow, overrides, defs)
+        if note and on_note is not None:
+            on_note(note)
     if targets is None:
         section = job.repro if isinstance(job.repro, dict) else {}
         listed = section.get("targets")
         targets = [str(t) for t in listed] if isinstance(listed, list) else []
-    return submit_prompt(client, prompt, ui_workflow=job.ui_workflow, targets=targets, preflight=preflight, defs=defs)
+    return submit_prompt(client, prompt, ui_workflow=ui_workflow, targets=targets, preflight=preflight, defs=defs)
 
 
 def wait_for_job(
@@ -204,5 +244,6 @@ __all__ = [
     "submit_body",
     "submit_job",
     "submit_prompt",
+    "ui_with_sets",
     "wait_for_job",
 ]

@@ -100,7 +100,8 @@ def cmd_submit(ctx: Context) -> int:
     ctx.check_references(a.file)
     job = ctx.load_job(a.file)
     defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
-    job_id = submit_job(ctx.client(), job, sets=sets, preflight=not a.no_preflight, defs=defs)
+    job_id = submit_job(ctx.client(), job, sets=sets, preflight=not a.no_preflight, defs=defs,
+                        on_note=lambda note: ctx.info(f"note: {note}"))
     if not a.wait:
         if ctx.as_json:
             ctx.emit_json({"job_id": job_id, "status": None, "error": None})
