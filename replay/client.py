@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from replay.errors import (
     AuthError,
@@ -33,6 +34,7 @@ from replay.jobs import check_job_id, history_to_detail
 from replay.urls import CLOUD_SERVER, LOCAL_SERVER, default_server, server_origin
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+QUICK_TIMEOUT = 5.0  # seconds for an optional lookup (node definitions for extra checks): one attempt, no retries
 CLOUD_PAGE_MAX = 1000
 
 
@@ -108,6 +110,7 @@ class Client:
             self._session.headers["X-API-Key"] = self._api_key
         self._jobs_api: bool | None = None
         self._lock = threading.Lock()
+        self._refused: str | None = None  # set when the server refused a connection: later requests fail at once
 
     def _read_environment_once(self) -> None:
         """Apply proxies, CA bundle and .netrc from the environment now, for our one server, instead of on every
@@ -145,13 +148,24 @@ class Client:
             text = text.replace(self._api_key, "***")
         return text
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _where(self) -> str:
+        """The server as the user gave it, path included (`http://host:8188/comfy`), for messages."""
+        return self._base
+
+    def _path_hint(self) -> str:
+        path = self._base[len(self.server) :]
+        return f"; the path {path} in the server address may be wrong" if path else ""
+
+    def _send(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> requests.Response:
         url = self._url(path)
+        if self._refused is not None:
+            raise ServerUnreachable(self._refused, url=url)
+        limit = self.timeout if timeout is None else timeout
         try:
-            return self._session.request(method, url, timeout=self.timeout, **kwargs)
+            return self._session.request(method, url, timeout=limit, **kwargs)
         except requests.Timeout as exc:
             raise ServerUnreachable(
-                f"{self.server} did not answer {method} {path} within {self.timeout:g} s; "
+                f"{self.server} did not answer {method} {path} within {limit:g} s; "
                 "check the server or raise --timeout",
                 url=url,
             ) from exc
@@ -162,6 +176,13 @@ class Client:
                 url=url,
             ) from exc
         except requests.ConnectionError as exc:
+            if _refused(exc):
+                # Nothing listens there (or the name does not resolve): retrying cannot help, so say it once.
+                self._refused = (
+                    f"cannot reach {self._where()} (connection refused: no server is listening there); "
+                    "check --server / COMFY_SERVER and that the server is running"
+                )
+                raise ServerUnreachable(self._refused, url=url) from exc
             raise ServerUnreachable(
                 f"cannot reach {self.server} ({type(exc).__name__}: connection failed or was cut off); "
                 "check --server / COMFY_SERVER and that the server is running",
@@ -170,8 +191,13 @@ class Client:
         except requests.RequestException as exc:
             raise ServerError(self._redact(f"request to {self.server} failed: {exc}"), url=url) from exc
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
-        """GET with retries on connection errors, timeouts and 429/5xx; returns the final response."""
+    def _get(self, path: str, params: dict[str, Any] | None = None, *, quick: bool = False) -> requests.Response:
+        """GET with retries on connection errors, timeouts and 429/5xx; returns the final response.
+
+        A refused connection is not retried. `quick`: one attempt within QUICK_TIMEOUT (an optional lookup).
+        """
+        if quick:
+            return self._send("GET", path, params=params, timeout=min(self.timeout, QUICK_TIMEOUT))
         waited = 0.0
         attempt = 0
         while True:
@@ -180,7 +206,7 @@ class Client:
             try:
                 response = self._send("GET", path, params=params)
             except ServerUnreachable:
-                if attempt >= self.retries or waited + backoff > self.retry_budget:
+                if self._refused is not None or attempt >= self.retries or waited + backoff > self.retry_budget:
                     raise
                 wait = backoff
             else:
@@ -261,7 +287,8 @@ class Client:
                 return body
             if self.has_jobs_api():
                 raise JobNotFound(
-                    f"job {job_id} not found on {self.server}; check the id and the server (--server / COMFY_SERVER)",
+                    f"job {job_id} not found at {response.url}; check the id and the server (--server / "
+                    f"COMFY_SERVER){self._path_hint()}",
                     url=response.url,
                     status=404,
                 )
@@ -271,7 +298,10 @@ class Client:
         what = f"job {job_id}"
         response = self._get(f"/history/{job_id}")
         if response.status_code == 404:
-            raise JobNotFound(f"job {job_id} not found on {self.server} (no /api/jobs and no history)", url=response.url)
+            raise JobNotFound(
+                f"job {job_id} not found at {response.url} (no /api/jobs and no history){self._path_hint()}",
+                url=response.url,
+            )
         self._raise_for_status(response, what)
         body = self._json(response, what)
         if not isinstance(body, dict):
@@ -282,7 +312,7 @@ class Client:
             entry = value if str(key).lower() == job_id else None
         if not isinstance(entry, dict):
             raise JobNotFound(
-                f"job {job_id} not found on {self.server} (the history has no entry: unknown, still running, "
+                f"job {job_id} not found on {self._where()} (the history has no entry: unknown, still running, "
                 "or lost when the server restarted)",
                 url=response.url,
                 status=404,
@@ -367,9 +397,9 @@ class Client:
             if limit is not None and seen >= limit:
                 return
 
-    def object_info(self) -> dict[str, Any]:
-        """GET /api/object_info: every node class's definition."""
-        response = self._get("/api/object_info")
+    def object_info(self, *, quick: bool = False) -> dict[str, Any]:
+        """GET /api/object_info: every node class's definition (`quick`: one short attempt, for optional checks)."""
+        response = self._get("/api/object_info", quick=quick)
         self._raise_for_status(response, "the node definitions (/api/object_info)")
         body = self._json(response, "the node definitions")
         if not isinstance(body, dict):
@@ -404,6 +434,12 @@ class Client:
         if not isinstance(result, dict) or not isinstance(result.get("prompt_id"), str):
             raise MalformedResponse(f"{self.server} accepted the prompt but sent no prompt_id", url=response.url)
         return result
+
+
+def _refused(exc: requests.ConnectionError) -> bool:
+    """True when the connection was never made (refused, unresolvable name), as opposed to cut off midway."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def _rejection(response: requests.Response, redact: Callable[[str], str]) -> SubmitRejected:

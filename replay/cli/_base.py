@@ -80,7 +80,8 @@ class Context:
         """Node definitions from a saved /object_info file, else from the server.
 
         When not `required`, the server is asked only if one was named (--server, COMFY_SERVER or an API key),
-        and an unreachable server just skips the checks that need definitions, with a note.
+        once and briefly (no retries, at most a few seconds), and an unreachable server just skips the checks that
+        need definitions, with a note.
         """
         from replay.nodedefs import NodeDefs, load_object_info  # noqa: PLC0415
 
@@ -89,14 +90,14 @@ class Context:
         if not required and not (self.server or self.api_key):
             return None
         try:
-            info = self.client().object_info()
+            info = self.client().object_info(quick=not required)
             if not info:
                 raise InputError(f"{self.client().server} sent empty node definitions")
             return NodeDefs.from_dict(info)
         except ReplayError as exc:
             if required:
                 raise
-            self.info(f"note: no node definitions ({exc}); node-type, input and range checks skipped")
+            self.info(f"note: no node definitions ({exc}); the optional node-type, input and range checks are skipped")
             return None
 
     def color(self) -> bool:

@@ -38,9 +38,10 @@ def cmd_fetch(ctx: Context) -> int:
 
     a = ctx.args
     ctx.check_references(*a.jobs)
-    defs = ctx.node_definitions(a.object_info, required=False)
+    defs = ctx.node_definitions(a.object_info, required=False) if a.object_info else None
     result = fetch(a.jobs, out=a.output, raw=a.raw, force=a.force, client_factory=ctx.client,
-                   api_key=ctx.api_key, defs=defs, stdin=ctx.stdin)
+                   api_key=ctx.api_key, defs=defs, stdin=ctx.stdin,
+                   defs_factory=lambda: ctx.node_definitions(None, required=False))
     for note in result.notes:
         ctx.info(f"note: {note}")
     if a.output == "-":

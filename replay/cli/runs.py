@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from replay.cli._base import (
     EXIT_NEGATIVE,
@@ -42,6 +43,7 @@ def _repro_args(p: argparse.ArgumentParser) -> None:
          "Example: comfy-replay repro f7838b83-aab4-48ed-96a5-1e0cb6760bc6 --minimal --submit --wait")
 @arguments(_repro_args)
 def cmd_repro(ctx: Context) -> int:
+    from replay.jobs import is_job_id  # noqa: PLC0415
     from replay.repro import render_repro, rerun, write_repro  # noqa: PLC0415
     from replay.submit import server_defs  # noqa: PLC0415
     from replay.workflow import parse_set  # noqa: PLC0415
@@ -53,7 +55,8 @@ def cmd_repro(ctx: Context) -> int:
     ctx.check_references(a.job)
     job = ctx.load_job(a.job)
     defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
-    if defs is None and (a.submit or job.source.get("server")):
+    if defs is None and (a.submit or is_job_id(a.job) and not Path(a.job).exists()):
+        # Only a job fetched now or a prompt about to be posted talks to the server; a local file stays local.
         defs = server_defs(ctx.client())
     run = write_repro(job, minimal=a.minimal, sets=sets, pin_inputs=a.pin_inputs, defs=defs, out=a.output,
                       force=a.force, api_key=ctx.api_key)
