@@ -202,6 +202,12 @@ def export_document(job: Job, what: str, *, api_key: str | None = None) -> dict[
             raise InputError("this document holds no UI graph (the job was submitted without extra_pnginfo.workflow)")
         ui: dict[str, Any] = recipe["ui_workflow"]
         return ui
+    if "job" not in recipe:
+        what_it_is = {"prompt": "an API prompt file", "ui": "a UI workflow file"}.get(job.kind, f"a {job.kind}")
+        if job.kind == KIND_RECIPE:
+            what_it_is = "a recipe made from a prompt or UI file"
+        options = " or ".join(option for key, option in (("prompt", "--prompt"), ("ui_workflow", "--ui")) if key in recipe)
+        raise InputError(f"this is {what_it_is}: it holds no job record" + (f"; try {options}" if options else ""))
     return export_job(recipe)
 
 

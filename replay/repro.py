@@ -422,7 +422,7 @@ def render_repro(run: ReproRun) -> str:
     total = len(plan.kept) + len(plan.dropped)
     rebuilt = f"{plan.mode}: {len(plan.kept)} of {total} nodes kept"
     if plan.dropped:
-        rebuilt += f", dropped {', '.join(plan.dropped)}"
+        rebuilt += f", dropped node{'s' if len(plan.dropped) > 1 else ''} {', '.join(plan.dropped)}"
     rows.append(("rebuilt", rebuilt))
     if plan.targets:
         rows.append(("target", ", ".join(plan.targets)))

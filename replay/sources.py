@@ -66,7 +66,7 @@ def check_references(refs: Sequence[str], *, job_ids: bool = True) -> None:
         if not job_ids:
             raise InputError(f"{shown}: no such file")
         raise InputError(
-            f"{shown}: no such file, and not a job id (a UUID like 3c04dcaf-283e-4da6-9ed7-02a8b6d99560)"
+            f"{shown}: no such file, and not a job id (a UUID like f7838b83-aab4-48ed-96a5-1e0cb6760bc6)"
         )
 
 

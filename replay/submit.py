@@ -55,7 +55,8 @@ def preflight_problems(
     """
     from replay.validate import check_prompt_graph, json_path  # noqa: PLC0415 - validate pulls in jsonschema
 
-    lines = [f"{json_path(path)}: {message}" for path, message in check_prompt_graph(prompt)]
+    graph_problems = check_prompt_graph(prompt)
+    lines = [f"{json_path(path)}: {message}" for path, message in graph_problems]
     for node_id in sorted(prompt, key=natural_key):
         for name, value in node_inputs(prompt[node_id]).items():
             if value == REDACTED:
@@ -70,7 +71,8 @@ def preflight_problems(
     if defs is not None:
         from replay.nodedefs import check_prompt  # noqa: PLC0415
 
-        lines.extend(f"{p.location}: {p.message}" for p in check_prompt(prompt, defs))
+        seen = {json_path(path) for path, _ in graph_problems}  # a dangling link is reported once, above
+        lines.extend(f"{p.location}: {p.message}" for p in check_prompt(prompt, defs) if p.location not in seen)
         lines.extend(_output_problems(prompt, wanted, defs))
     return lines
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
@@ -150,10 +151,22 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                        "https://cloud.comfy.org with an API key, else http://127.0.0.1:8188)")
     group.add_argument("--api-key", metavar="KEY", default=s,
                        help="Comfy Cloud API key, sent as X-API-Key (prefer env COMFY_API_KEY)")
-    group.add_argument("--timeout", metavar="S", type=float, default=s, help="seconds per HTTP request (default 30)")
+    group.add_argument("--timeout", metavar="S", type=_seconds, default=s,
+                       help="seconds per HTTP request (default 30)")
     group.add_argument("--json", action="store_true", default=s, help="machine-readable result on stdout")
     group.add_argument("-q", "--quiet", action="store_true", default=s, help="print only results and errors")
     group.add_argument("-v", "--verbose", action="store_true", default=s, help="more detail; tracebacks on errors")
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type): 0 or less would wait for nothing or forever."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a number of seconds above 0")
+    return value
 
 
 def _is_terminal(stream: IO[str]) -> bool:

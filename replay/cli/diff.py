@@ -84,6 +84,8 @@ def cmd_diff(ctx: Context) -> int:
     a = ctx.args
     if a.a == "-" and a.b == "-":
         raise UsageError("only one of A and B can be - (standard input)")
+    if ctx.as_json and a.format not in (None, "json"):
+        raise UsageError(f"--json and --format {a.format} ask for two formats: give one of them")
     ctx.check_references(a.a, a.b)
     result = diff_jobs(ctx.load_job(a.a), ctx.load_job(a.b), tolerance=a.tolerance, ignore=a.ignore,
                        include_layout=a.include_layout, ui=a.ui)

@@ -31,7 +31,7 @@ def _fetch_args(p: argparse.ArgumentParser) -> None:
 
 @command("fetch", "get jobs, validate them and write their recipes",
          "Get each job (by id from the server, or from a file), validate it and write its recipe.\n"
-         "Example: comfy-replay fetch 3c04dcaf-283e-4da6-9ed7-02a8b6d99560 -o recipes/")
+         "Example: comfy-replay fetch f7838b83-aab4-48ed-96a5-1e0cb6760bc6 -o recipes/")
 @arguments(_fetch_args)
 def cmd_fetch(ctx: Context) -> int:
     from replay.fetching import fetch  # noqa: PLC0415
@@ -99,7 +99,8 @@ def cmd_archive(ctx: Context) -> int:
         for path in result.written:
             ctx.print(path)
     lines = summary_lines(result)
-    ctx.stderr.write(f"{lines[0]}\n")
+    if not getattr(a, "quiet", False):  # -q: the failures only, which are errors
+        ctx.stderr.write(f"{lines[0]}\n")
     for line in lines[1:]:
         ctx.stderr.write(f"  {line}\n")
     if result.interrupted:

@@ -17,6 +17,7 @@ from replay.cli._base import (
     arguments,
     command,
 )
+from replay.errors import GraphError
 
 
 def _repro_args(p: argparse.ArgumentParser) -> None:
@@ -68,6 +69,11 @@ def cmd_repro(ctx: Context) -> int:
             rerun(run, ctx.client(), wait=a.wait, wait_timeout=a.wait_timeout, preflight=not a.no_preflight,
                   defs=defs, on_progress=progress,
                   on_submitted=(lambda job_id: ctx.info(f"submitted job {job_id}")) if a.wait else None)
+        except GraphError as exc:  # preflight refused it: the recipe is on disk all the same, say where
+            if run.state == "printed":
+                raise
+            raise GraphError(f"{exc.message}; the recipe {run.recipe_path} was written: fix it there and "
+                             f"`comfy-replay submit {run.recipe_path}`", problems=exc.problems) from exc
         finally:
             _end_progress(ctx, progress)
     if ctx.as_json:
