@@ -196,7 +196,8 @@ class _ProgressBar:
 
 def _set_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.INPUT=VALUE",
-                   help="override an input (repeatable); VALUE is JSON when it parses, else a string")
+                   help="override an input (repeatable); VALUE is JSON when it parses, else a string; the UI "
+                   "graph's widget gets it too, or the UI graph is left out with a note")
 
 
 def _wait_options(p: argparse.ArgumentParser) -> None:

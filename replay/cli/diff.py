@@ -68,7 +68,7 @@ def _diff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ui", action="store_true", help="compare the UI workflows even when both sides have a prompt")
     p.add_argument("--tolerance", metavar="X", type=float, default=None, help="numbers within X of each other are equal")
     p.add_argument("--ignore", metavar="PATTERN", action="append", default=[],
-                   help="deepdiff path to leave out, e.g. \"root[**]['seed']\" (repeatable)")
+                   help="deepdiff path to leave out, e.g. \"root[**]['seed']\" (repeatable; a bare word is refused)")
     p.add_argument("--exit-code", action="store_true", help="exit 1 when the two differ")
 
 

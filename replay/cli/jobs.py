@@ -114,7 +114,7 @@ def _show_args(p: argparse.ArgumentParser) -> None:
 
 @command("show", "a short human summary of a job",
          "Print a job's id, status, times, node count and outputs, and for a failure the failing node,\n"
-         "its class, the exception and the last traceback frame.\n"
+         "its class, the exception and the last traceback frame; for a repro recipe, the job it reproduces.\n"
          "Example: comfy-replay show recipes/fail_runtime_zerodiv.job.json")
 @arguments(_show_args)
 def cmd_show(ctx: Context) -> int:
