@@ -202,3 +202,18 @@ def test_the_no_preflight_example_shows_what_the_real_server_answered():
     ]
 
 
+
+
+def test_a_client_that_hangs_up_leaves_no_traceback_in_the_test_output(capfd: pytest.CaptureFixture[str]):
+    from replay.client import Client
+    from replay.errors import ServerUnreachable
+
+    with FakeComfy(dialect="oss", delay=0.5) as server:
+        with Client(server.url, timeout=0.1, retries=0) as client, pytest.raises(ServerUnreachable):
+            client.get_job(JOB_ID)
+        server.delay = 0.0
+        with Client(server.url) as client:  # the server still answers after that
+            assert client.has_jobs_api()
+    assert server.errors == []
+    captured = capfd.readouterr()
+    assert "Traceback" not in captured.err and "-" * 40 not in captured.err
