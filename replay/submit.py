@@ -8,6 +8,7 @@ The body carries the prompt, the UI graph as `extra_data.extra_pnginfo.workflow`
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from replay.errors import GraphError, InputError, JobNotFound, ServerError, WaitTimeout
 from replay.jobs import Job, check_job_id, job_from_detail
 from replay.recipe import REDACTED
-from replay.workflow import Graph, Override, apply_sets, natural_key, node_inputs
+from replay.workflow import Graph, Override, apply_sets, is_link, natural_key, node_inputs
 
 if TYPE_CHECKING:
     from replay.client import Client
@@ -51,7 +52,8 @@ def preflight_problems(
     Always: the graph (links to missing nodes, cycles, nodes without class_type), inputs still holding the
     redaction marker, targets that are not nodes of the prompt. With node definitions: node types exist,
     required inputs are present, values sit inside enums and ranges, targets are output nodes, and the
-    prompt has an output node at all.
+    prompt has an output node at all; input checks cover the nodes the server would validate and run (the
+    targets, else the output nodes, and what feeds them), so a prompt the server accepts is never refused.
     """
     from replay.validate import check_prompt_graph, json_path  # noqa: PLC0415 - validate pulls in jsonschema
 
@@ -72,9 +74,56 @@ def preflight_problems(
         from replay.nodedefs import check_prompt  # noqa: PLC0415
 
         seen = {json_path(path) for path, _ in graph_problems}  # a dangling link is reported once, above
-        lines.extend(f"{p.location}: {p.message}" for p in check_prompt(prompt, defs) if p.location not in seen)
+        runs = _nodes_that_run(prompt, wanted, defs)
+        lines.extend(
+            f"{p.location}: {p.message}"
+            for p in check_prompt(prompt, defs)
+            if p.location not in seen and (runs is None or _node_of(p.location) in runs)
+        )
         lines.extend(_output_problems(prompt, wanted, defs))
     return lines
+
+
+def _nodes_that_run(prompt: Mapping[str, Any], targets: list[str], defs: NodeDefs) -> set[str] | None:
+    """The nodes the server validates and runs: the targets (else every output node) and all that feeds them.
+
+    None when that cannot be told (a node of unknown class, which might be an output node): check every node.
+    """
+    graph = Graph(prompt)
+    if any(graph.class_type(n) not in defs for n in graph.nodes):
+        return None
+    ends = [t for t in targets if t in graph] or [n for n in graph.nodes if defs[graph.class_type(n)].output_node]
+    if not ends:
+        return None
+    runs: set[str] = set()
+    pending = list(ends)
+    while pending:
+        node_id = pending.pop()
+        if node_id in runs:
+            continue
+        runs.add(node_id)
+        inputs = node_inputs(prompt[node_id])
+        # The inputs a dynamic combo's value brings exist only for a value the server knows: a link from another
+        # value's input is never followed, so the node at its other end is not checked either.
+        unknown = tuple(
+            f"{spec.name}."
+            for spec in defs[graph.class_type(node_id)].inputs
+            if spec.variants and not (isinstance(inputs.get(spec.name), str) and inputs[spec.name] in spec.variants)
+        )
+        pending.extend(
+            value[0] for name, value in inputs.items()
+            if is_link(value) and value[0] in graph and not (unknown and name.startswith(unknown))
+        )
+    return runs
+
+
+def _node_of(location: str) -> str | None:
+    """The node id at the start of a location such as ``$["3"].inputs.seed``."""
+    try:
+        node_id = json.JSONDecoder().raw_decode(location, 2)[0] if location.startswith("$[") else None
+    except ValueError:
+        return None
+    return node_id if isinstance(node_id, str) else None
 
 
 def _output_problems(prompt: Mapping[str, Any], targets: list[str], defs: NodeDefs) -> list[str]:

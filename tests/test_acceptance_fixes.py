@@ -194,12 +194,16 @@ def test_the_readme_example_job_ids_are_job_ids_not_workflow_ids():
 def test_the_no_preflight_example_shows_what_the_real_server_answered():
     text = (ROOT / "docs/cli.md").read_text(encoding="utf-8")
     block = text.split("comfy-replay submit bad_prompt.json --no-preflight\n", 1)[1].split("```", 1)[0]
-    # recorded from ComfyUI 0.33.0: one node error, the server stops at the output node's missing input
+    # recorded from ComfyUI 0.33.0 (2026-12-03) with the bad_prompt.json the text describes
     assert block.splitlines() == [
         "comfy-replay: error: the server rejected the prompt: Prompt outputs failed validation (Required input is "
         "missing: images)",
-        "  node 2 (SaveImage): Required input is missing: images",
+        "  node 1 (EmptyImage): Value -5 smaller than min of 1: width",
+        "  node 3 (SaveImage): Required input is missing: images",
     ]
+    preflight = text.split("comfy-replay submit bad_prompt.json\n", 1)[1].split("$ ", 1)[0]
+    assert preflight.splitlines()[1:] == ['  $["1"].inputs.width: -5 is below the minimum 1',
+                                          '  $["3"].inputs.images: required input is missing']
 
 
 

@@ -7,6 +7,7 @@ template is converted with the 633-class and the 886-class definitions of that s
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -82,3 +83,48 @@ def test_a_custom_combo_choice_passes_but_a_listed_combo_still_refuses_an_unknow
 
 def test_the_886_class_definitions_are_the_recorded_ones() -> None:
     assert len(load_object_info(Path(DATA / "object_info_with_api_nodes.json.gz"))) == 886
+
+
+def test_no_prompt_the_real_server_accepted_is_refused_by_preflight() -> None:
+    # Recorded by posting every converted template to a private ComfyUI 0.33.0 (see tests/data/README.md): these
+    # are the prompts it answered with 200 and no node_errors.
+    recorded = json.loads(gzip.decompress((DATA / "accepted_by_comfyui.json.gz").read_bytes()))
+    defs = load_object_info(DATA / "object_info_with_api_nodes.json.gz")
+    refused = {name: problems for name, prompt in recorded["prompts"].items()
+               if (problems := preflight_problems(prompt, defs=defs))}
+    print(f"\n{len(recorded['prompts'])} prompts the real server accepted, {len(refused)} refused by preflight")
+    assert len(recorded["prompts"]) >= 70
+    assert refused == {}
+
+
+def _tiny(width: Any, *, fed: bool) -> dict[str, Any]:
+    prompt: dict[str, Any] = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": width, "height": 8, "batch_size": 1, "color": 0}},
+        "2": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": 0}},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["1" if fed else "2", 0]}},
+    }
+    return prompt
+
+
+def test_preflight_checks_only_the_nodes_the_server_would_run() -> None:
+    defs = load_object_info(DATA / "object_info.json.gz")
+    assert preflight_problems(_tiny(-5, fed=True), defs=defs) == ['$["1"].inputs.width: -5 is below the minimum 1']
+    assert preflight_problems(_tiny(-5, fed=False), defs=defs) == []  # node 1 feeds no output: never validated
+    assert preflight_problems(_tiny(-5, fed=False), defs=defs, targets=["3"]) == []
+
+
+def test_a_dynamic_combo_takes_any_value_and_then_its_other_values_inputs_are_not_followed() -> None:
+    defs = load_object_info(DATA / "object_info_with_api_nodes.json.gz")
+    combo = defs["OpenAIGPTImageNodeV2"].input("model")
+    assert combo is not None and "gpt-image-2" in combo.variants and "gpt-image-9" not in combo.variants
+    children = {spec.name for spec in combo.variants["gpt-image-2"]}
+    assert "model.images" in children  # an input of the gpt-image-2 variant that takes a link
+    prompt = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": "not-on-the-server.png"}},
+        "2": {"class_type": "OpenAIGPTImageNodeV2",
+              "inputs": {"prompt": "a cat", "model": "gpt-image-9", "model.images": ["1", 0], "seed": 0}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}},
+    }
+    assert [line for line in preflight_problems(prompt, defs=defs) if "model" in line or '["1"]' in line] == []
+    prompt["2"]["inputs"]["model"] = "gpt-image-2"  # a known value: its inputs and what feeds them are checked
+    assert '$["1"].inputs.image' in "\n".join(preflight_problems(prompt, defs=defs))
