@@ -201,7 +201,9 @@ def ui_with_sets(
     nodes = {str(n.get("id")): n for n in graph.get("nodes") or [] if isinstance(n, dict)}
     for override in overrides:
         node = nodes.get(override.node_id)
-        slot = widget_slot(node, override.input_name, defs) if node is not None and defs is not None else None
+        slot = None
+        if node is not None and defs is not None and not is_link(override.value):  # a link is no widget value
+            slot = widget_slot(node, override.input_name, defs)
         if node is None or slot is None:
             why = "without node definitions" if defs is None else "no widget of the node stores that input"
             return None, (

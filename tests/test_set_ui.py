@@ -123,3 +123,11 @@ def test_the_original_ui_graph_is_never_modified() -> None:
     updated, note = ui_with_sets(ui, [parse_set("6.value=9")], DEFS)
     assert note is None and updated is not None and ui_node(updated, 6)["widgets_values"] == [9, "fixed"]
     assert ui == before
+
+
+def test_a_set_that_makes_an_input_a_link_leaves_the_ui_graph_out() -> None:
+    from replay.submit import ui_with_sets
+    from replay.workflow import parse_set
+
+    updated, note = ui_with_sets(recorded_ui(), [parse_set('7.height=["4", 0]')], DEFS)
+    assert updated is None and note is not None and "7.height" in note
