@@ -111,6 +111,7 @@ class Client:
         self._jobs_api: bool | None = None
         self._lock = threading.Lock()
         self._refused: str | None = None  # set when the server refused a connection: later requests fail at once
+        self._answered = False  # the server answered once: a refusal after that is a restart, worth retrying
 
     def _read_environment_once(self) -> None:
         """Apply proxies, CA bundle and .netrc from the environment now, for our one server, instead of on every
@@ -162,7 +163,7 @@ class Client:
             raise ServerUnreachable(self._refused, url=url)
         limit = self.timeout if timeout is None else timeout
         try:
-            return self._session.request(method, url, timeout=limit, **kwargs)
+            response = self._session.request(method, url, timeout=limit, **kwargs)
         except requests.Timeout as exc:
             raise ServerUnreachable(
                 f"{self.server} did not answer {method} {path} within {limit:g} s; "
@@ -176,7 +177,7 @@ class Client:
                 url=url,
             ) from exc
         except requests.ConnectionError as exc:
-            if _refused(exc):
+            if _refused(exc) and not self._answered:
                 # Nothing listens there (or the name does not resolve): retrying cannot help, so say it once.
                 self._refused = (
                     f"cannot reach {self._where()} (connection refused: no server is listening there); "
@@ -190,6 +191,8 @@ class Client:
             ) from exc
         except requests.RequestException as exc:
             raise ServerError(self._redact(f"request to {self.server} failed: {exc}"), url=url) from exc
+        self._answered = True
+        return response
 
     def _get(self, path: str, params: dict[str, Any] | None = None, *, quick: bool = False) -> requests.Response:
         """GET with retries on connection errors, timeouts and 429/5xx; returns the final response.

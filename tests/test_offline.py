@@ -155,3 +155,19 @@ def test_fetch_of_a_job_from_a_dead_server_says_so_once(tmp_path: Path) -> None:
     assert err == (f"comfy-replay: error: cannot reach {url} (connection refused: no server is listening there); "
                    "check --server / COMFY_SERVER and that the server is running\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refusal_from_a_server_that_answered_before_is_a_restart_and_is_retried(fake: FakeComfy) -> None:
+    port = int(fake.url.rsplit(":", 1)[1])
+    waits: list[float] = []
+
+    def sleep_and_restart(seconds: float) -> None:
+        waits.append(seconds)
+        fake.start(port=port)  # back up while the client waits
+
+    client = Client(fake.url, sleep=sleep_and_restart)
+    assert client.has_jobs_api()
+    fake.stop()
+    client.close()  # drop the kept-alive connection (its handler thread outlives the listener): the next one is new
+    assert client.get_job(JOB_ID)["id"] == JOB_ID
+    assert len(waits) == 1
