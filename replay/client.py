@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from replay.errors import (
     AuthError,
@@ -31,37 +32,11 @@ from replay.errors import (
     SubmitRejected,
 )
 from replay.jobs import check_job_id, history_to_detail
+from replay.urls import CLOUD_SERVER, LOCAL_SERVER, default_server, server_origin
 
-CLOUD_SERVER = "https://cloud.comfy.org"
-LOCAL_SERVER = "http://127.0.0.1:8188"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+QUICK_TIMEOUT = 5.0  # seconds for an optional lookup (node definitions for extra checks): one attempt, no retries
 CLOUD_PAGE_MAX = 1000
-
-
-def default_server(api_key: str | None) -> str:
-    """Return Comfy Cloud when an API key is set, else the local ComfyUI address."""
-    return CLOUD_SERVER if api_key else LOCAL_SERVER
-
-
-def server_origin(url: str) -> str:
-    """Return `scheme://host[:port]` of a server URL: no credentials, path, query or fragment."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"server address {origin_for_message(url)!s} is not an http(s) URL like http://127.0.0.1:8188")
-    host = parts.hostname
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
-
-
-def origin_for_message(url: str) -> str:
-    """A form of a URL safe to show: credentials and query removed even when the URL is malformed."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        return f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else url.split("?", 1)[0].rsplit("@", 1)[-1]
-    except ValueError:
-        return "<unparsable URL>"
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -138,6 +113,8 @@ class Client:
         self._lock = threading.Lock()
         # Server-wide answers that do not change during a run (/object_info, /system_stats): one GET each.
         self._cache: dict[str, dict[str, Any] | ReplayError] = {}
+        self._refused: str | None = None  # set when the server refused a connection: later requests fail at once
+        self._answered = False  # the server answered once: a refusal after that is a restart, worth retrying
 
     def _read_environment_once(self) -> None:
         """Apply proxies, CA bundle and .netrc from the environment now, for our one server, instead of on every
@@ -175,13 +152,24 @@ class Client:
             text = text.replace(self._api_key, "***")
         return text
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _where(self) -> str:
+        """The server as the user gave it, path included (`http://host:8188/comfy`), for messages."""
+        return self._base
+
+    def _path_hint(self) -> str:
+        path = self._base[len(self.server) :]
+        return f"; the path {path} in the server address may be wrong" if path else ""
+
+    def _send(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> requests.Response:
         url = self._url(path)
+        if self._refused is not None:
+            raise ServerUnreachable(self._refused, url=url)
+        limit = self.timeout if timeout is None else timeout
         try:
-            return self._session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self._session.request(method, url, timeout=limit, **kwargs)
         except requests.Timeout as exc:
             raise ServerUnreachable(
-                f"{self.server} did not answer {method} {path} within {self.timeout:g} s; "
+                f"{self.server} did not answer {method} {path} within {limit:g} s; "
                 "check the server or raise --timeout",
                 url=url,
             ) from exc
@@ -192,6 +180,13 @@ class Client:
                 url=url,
             ) from exc
         except requests.ConnectionError as exc:
+            if _refused(exc) and not self._answered:
+                # Nothing listens there (or the name does not resolve): retrying cannot help, so say it once.
+                self._refused = (
+                    f"cannot reach {self._where()} (connection refused: no server is listening there); "
+                    "check --server / COMFY_SERVER and that the server is running"
+                )
+                raise ServerUnreachable(self._refused, url=url) from exc
             raise ServerUnreachable(
                 f"cannot reach {self.server} ({type(exc).__name__}: connection failed or was cut off); "
                 "check --server / COMFY_SERVER and that the server is running",
@@ -199,9 +194,16 @@ class Client:
             ) from exc
         except requests.RequestException as exc:
             raise ServerError(self._redact(f"request to {self.server} failed: {exc}"), url=url) from exc
+        self._answered = True
+        return response
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> requests.Response:
-        """GET with retries on connection errors, timeouts and 429/5xx; returns the final response."""
+    def _get(self, path: str, params: dict[str, Any] | None = None, *, quick: bool = False) -> requests.Response:
+        """GET with retries on connection errors, timeouts and 429/5xx; returns the final response.
+
+        A refused connection is not retried. `quick`: one attempt within QUICK_TIMEOUT (an optional lookup).
+        """
+        if quick:
+            return self._send("GET", path, params=params, timeout=min(self.timeout, QUICK_TIMEOUT))
         waited = 0.0
         attempt = 0
         while True:
@@ -210,7 +212,7 @@ class Client:
             try:
                 response = self._send("GET", path, params=params)
             except ServerUnreachable:
-                if attempt >= self.retries or waited + backoff > self.retry_budget:
+                if self._refused is not None or attempt >= self.retries or waited + backoff > self.retry_budget:
                     raise
                 wait = backoff
             else:
@@ -291,7 +293,8 @@ class Client:
                 return body
             if self.has_jobs_api():
                 raise JobNotFound(
-                    f"job {job_id} not found on {self.server}; check the id and the server (--server / COMFY_SERVER)",
+                    f"job {job_id} not found at {response.url}; check the id and the server (--server / "
+                    f"COMFY_SERVER){self._path_hint()}",
                     url=response.url,
                     status=404,
                 )
@@ -301,7 +304,10 @@ class Client:
         what = f"job {job_id}"
         response = self._get(f"/history/{job_id}")
         if response.status_code == 404:
-            raise JobNotFound(f"job {job_id} not found on {self.server} (no /api/jobs and no history)", url=response.url)
+            raise JobNotFound(
+                f"job {job_id} not found at {response.url} (no /api/jobs and no history){self._path_hint()}",
+                url=response.url,
+            )
         self._raise_for_status(response, what)
         body = self._json(response, what)
         if not isinstance(body, dict):
@@ -312,7 +318,7 @@ class Client:
             entry = value if str(key).lower() == job_id else None
         if not isinstance(entry, dict):
             raise JobNotFound(
-                f"job {job_id} not found on {self.server} (the history has no entry: unknown, still running, "
+                f"job {job_id} not found on {self._where()} (the history has no entry: unknown, still running, "
                 "or lost when the server restarted)",
                 url=response.url,
                 status=404,
@@ -397,10 +403,13 @@ class Client:
             if limit is not None and seen >= limit:
                 return
 
-    def object_info(self, *, refresh: bool = False) -> dict[str, Any]:
-        """GET /api/object_info: every node class's definition (asked once per client unless `refresh`)."""
+    def object_info(self, *, refresh: bool = False, quick: bool = False) -> dict[str, Any]:
+        """GET /api/object_info: every node class's definition (asked once per client unless `refresh`).
+
+        `quick`: one short attempt, for optional checks; its failure is not kept, so a later required ask tries again.
+        """
         return self._server_wide("object_info", "/api/object_info", "the node definitions (/api/object_info)",
-                                 refresh=refresh)
+                                 refresh=refresh, quick=quick)
 
     def system_stats(self, *, refresh: bool = False) -> dict[str, Any]:
         """GET /api/system_stats: versions, OS and devices (both families; no auth on Cloud), asked once per client.
@@ -414,7 +423,7 @@ class Client:
             raise MalformedResponse(f"{self.server} answered /api/system_stats without a 'system' object")
         return body
 
-    def _server_wide(self, key: str, path: str, what: str, *, refresh: bool) -> dict[str, Any]:
+    def _server_wide(self, key: str, path: str, what: str, *, refresh: bool, quick: bool = False) -> dict[str, Any]:
         """GET an answer that does not change during a run, once: the body, or the same error, is kept."""
         with self._lock:
             cached = self._cache.get(key)
@@ -423,14 +432,15 @@ class Client:
                 raise cached
             return cached
         try:
-            response = self._get(path)
+            response = self._get(path, quick=quick)
             self._raise_for_status(response, what)
             body = self._json(response, what)
             if not isinstance(body, dict):
                 raise MalformedResponse(f"{self.server} answered {path} with a non-object", url=response.url)
         except (ServerError, AuthError) as exc:
-            with self._lock:
-                self._cache[key] = exc
+            if not quick:
+                with self._lock:
+                    self._cache[key] = exc
             raise
         with self._lock:
             self._cache[key] = body
@@ -464,6 +474,12 @@ class Client:
         if not isinstance(result, dict) or not isinstance(result.get("prompt_id"), str):
             raise MalformedResponse(f"{self.server} accepted the prompt but sent no prompt_id", url=response.url)
         return result
+
+
+def _refused(exc: requests.ConnectionError) -> bool:
+    """True when the connection was never made (refused, unresolvable name), as opposed to cut off midway."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
 
 
 def _rejection(response: requests.Response, redact: Callable[[str], str]) -> SubmitRejected:

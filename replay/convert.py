@@ -819,4 +819,44 @@ def _wrap(value: Any) -> Any:
     return {"__value__": value} if isinstance(value, list) else value
 
 
-__all__ = ["FRONTEND_WIDGETS", "Conversion", "FrontendWidgets", "convert_workflow"]
+def widget_slot(node: Mapping[str, Any], input_name: str, defs: NodeDefs) -> int | str | None:
+    """Where a UI node stores the value the prompt sends as input `input_name`.
+
+    The index in a ``widgets_values`` list, or the key in a ``widgets_values`` object; None when the node
+    stores no value for it (not a widget, fed by a link, a default the file lacks, an unknown class, values that
+    do not fit the definition). Uses the same reading as the conversion, so the answer is the slot it reads.
+    """
+    definition = defs.get(node.get("type", ""))
+    raw = node.get("widgets_values")
+    if definition is None or any(s.get("name") == input_name and s.get("link") is not None for s in _inputs(node)):
+        return None
+    if isinstance(raw, Mapping):
+        return input_name if input_name in raw else None
+    if not isinstance(raw, list):
+        return None
+    reads: list[int] = []
+
+    class Recorded(list[Any]):
+        def __getitem__(self, index: Any) -> Any:
+            reads.append(index)
+            return super().__getitem__(index)
+
+    slots: dict[str, int] = {}
+
+    class Named(dict[str, Any]):
+        def __setitem__(self, name: str, value: Any) -> None:
+            if reads:
+                slots[name] = reads[-1]
+            reads.clear()
+            super().__setitem__(name, value)
+
+    usual = None if defs.nested_order_known else defs.usual_positions()
+    reader = _PositionalValues(Recorded(raw), usual_positions=usual)
+    reader.fill(definition.inputs, Named(), FRONTEND_WIDGETS.get(definition.name))
+    spec = definition.input(input_name)
+    if spec is None or not spec.is_stored or input_name in reader.missing or reader.position < len(raw):
+        return None
+    return slots.get(input_name)
+
+
+__all__ = ["FRONTEND_WIDGETS", "Conversion", "FrontendWidgets", "convert_workflow", "widget_slot"]

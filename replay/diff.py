@@ -317,6 +317,12 @@ def _check_ignore(ignore: Sequence[str]) -> None:
     for pattern in ignore:
         if not isinstance(pattern, str) or not pattern.strip():
             raise InputError("an --ignore pattern is empty: give a deepdiff path such as root[**]['seed']")
+        if not pattern.startswith(("root[", "[")) and pattern != "root":
+            word = pattern.strip()
+            raise InputError(
+                f"--ignore {pattern}: a bare word matches nothing; write root[**]['{word}'] for every key named "
+                f"{word}, or root['{word}'] for node {word}"
+            )
         if pattern.startswith("root") or "[" in pattern or "]" in pattern:
             if not _PATH_RE.match(pattern):
                 raise InputError(

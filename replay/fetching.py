@@ -93,12 +93,14 @@ def fetch(
     api_key: str | None = None,
     defs: NodeDefs | None = None,
     stdin: BinaryIO | None = None,
+    defs_factory: Callable[[], NodeDefs | None] | None = None,
 ) -> FetchResult:
     """Fetch each job reference, validate it and write its recipe; `out` is a folder, a .yaml file or `-`.
 
     Bad input (a malformed file, a non-UUID id, an invalid job) raises before anything is written.
     A job that the server fails to deliver is recorded in `failed` and the others are still written.
-    With node definitions (`defs`), a UI workflow without a prompt gets one converted from its graph.
+    With node definitions (`defs`), a UI workflow without a prompt gets one converted from its graph;
+    `defs_factory` is asked for them only when such a workflow comes up (so nothing is requested otherwise).
     """
     if out != "-" and is_file_target(out) and len(refs) > 1:
         raise InputError(f"-o {out} names one recipe file, but {len(refs)} jobs were given; pass a folder instead")
@@ -114,6 +116,8 @@ def fetch(
             result.failed.append({"job_id": ref, "error": str(exc)})
             result.errors.append(exc)
             continue
+        if defs is None and defs_factory is not None and job.prompt is None and job.ui_workflow is not None:
+            defs, defs_factory = defs_factory(), None
         if defs is not None:
             note = add_converted_prompt(job, defs, ref)
             if note:

@@ -77,7 +77,8 @@ def _header_lines(job: Job) -> list[str]:
         lines += _value_lines("error message", err.exception_message.strip(), plain=True)
         if err.last_frame:
             lines.append(f"error last frame: {err.last_frame}")
-    for item in summary["outputs"]:
+    # Natural node order, not the server's (which follows execution): the same outputs give the same lines.
+    for item in sorted(summary["outputs"], key=lambda item: natural_key(item["node"])):
         label = f"output {item['node']} {item['kind']}"
         if "file" in item:
             lines.append(f"{label}: {item['file']}" + (f" ({item['type']})" if item.get("type") else ""))

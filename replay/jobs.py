@@ -42,7 +42,7 @@ def check_job_id(text: str) -> str:
     """
     if not isinstance(text, str) or not is_job_id(text):
         shown = text if isinstance(text, str) and len(text) <= 80 else repr(text)[:80]
-        raise InputError(f"{shown!s} is not a job id: a job id is a UUID like 3c04dcaf-283e-4da6-9ed7-02a8b6d99560")
+        raise InputError(f"{shown!s} is not a job id: a job id is a UUID like f7838b83-aab4-48ed-96a5-1e0cb6760bc6")
     return text.lower()
 
 

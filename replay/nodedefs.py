@@ -387,7 +387,8 @@ def check_prompt(
 
     Checks: unknown class types, missing required inputs, combo values outside their list, numbers
     outside min/max (and non-numbers), links to missing nodes or output slots, and links whose source
-    output type cannot feed the input. ``check_file_lists=False`` skips the membership check of
+    output type cannot feed the input. A combo whose definition lists no values (filled in by the frontend,
+    like ``CustomCombo``'s, or a folder empty on that server) accepts any value, and so does a dynamic combo. ``check_file_lists=False`` skips the membership check of
     combos that list files on the server (uploads, empty lists, and values that look like file
     names): definitions recorded on another machine do not list the same files.
     """
@@ -490,11 +491,12 @@ def _check_value(location: str, value: Any, spec: InputDef, check_file_lists: bo
 
 def _check_choice(location: str, value: Any, spec: InputDef, check_file_lists: bool) -> list[Problem]:
     choices = spec.choices
-    if choices is None or spec.options.get("multiselect") or isinstance(value, list):
-        return []  # remote or multi-select lists cannot be checked offline
-    if not check_file_lists and (
-        not choices or spec.has_upload or (isinstance(value, str) and _FILE_NAME.search(value))
-    ):
+    if not choices or spec.variants or spec.options.get("multiselect") or isinstance(value, list):
+        # Remote, multi-select, empty and dynamic lists cannot be checked: an empty list is filled in elsewhere (the
+        # frontend's own options, as for CustomCombo, or files the server lacks and will report itself), and the
+        # server takes any value for a dynamic combo (COMFY_DYNAMICCOMBO_V3; only a known one brings its inputs).
+        return []
+    if not check_file_lists and (spec.has_upload or (isinstance(value, str) and _FILE_NAME.search(value))):
         return []
     try:
         if value in choices:

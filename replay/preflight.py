@@ -9,12 +9,13 @@ and `/system_stats`, cached by the client) however many prompts are checked.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from replay.errors import EnvironmentDrift, GraphError, ReplayError
-from replay.workflow import natural_key, node_inputs
+from replay.workflow import Graph, is_link, natural_key, node_inputs
 
 if TYPE_CHECKING:
     from replay.client import Client
@@ -85,10 +86,10 @@ def prompt_findings(
     """The checks of a prompt alone (all errors): graph rules, redacted inputs, targets, and with node definitions
     node types, required inputs, enums, ranges, and output nodes."""
     from replay.recipe import REDACTED  # noqa: PLC0415
-    from replay.submit import _output_problems  # noqa: PLC0415
     from replay.validate import check_prompt_graph, json_path  # noqa: PLC0415 - validate pulls in jsonschema
 
-    found = [Finding(ERROR, "graph", json_path(path), message) for path, message in check_prompt_graph(prompt)]
+    graph_problems = check_prompt_graph(prompt)
+    found = [Finding(ERROR, "graph", json_path(path), message) for path, message in graph_problems]
     for node_id in sorted(prompt, key=natural_key):
         for name, value in node_inputs(prompt[node_id]).items():
             if value == REDACTED:
@@ -102,9 +103,68 @@ def prompt_findings(
     if defs is not None:
         from replay.nodedefs import check_prompt  # noqa: PLC0415
 
-        found += [Finding(ERROR, "definitions", p.location, p.message) for p in check_prompt(prompt, defs)]
+        seen = {json_path(path) for path, _ in graph_problems}  # a dangling link is reported once, above
+        runs = _nodes_that_run(prompt, wanted, defs)
+        found += [Finding(ERROR, "definitions", p.location, p.message) for p in check_prompt(prompt, defs)
+                  if p.location not in seen and (runs is None or _node_of(p.location) in runs)]
         found += [Finding(ERROR, "outputs", "", line) for line in _output_problems(prompt, wanted, defs)]
     return found
+
+
+def _nodes_that_run(prompt: Mapping[str, Any], targets: list[str], defs: NodeDefs) -> set[str] | None:
+    """The nodes the server validates and runs: the targets (else every output node) and all that feeds them.
+
+    None when that cannot be told (a node of unknown class, which might be an output node): check every node.
+    """
+    graph = Graph(prompt)
+    if any(graph.class_type(n) not in defs for n in graph.nodes):
+        return None
+    ends = [t for t in targets if t in graph] or [n for n in graph.nodes if defs[graph.class_type(n)].output_node]
+    if not ends:
+        return None
+    runs: set[str] = set()
+    pending = list(ends)
+    while pending:
+        node_id = pending.pop()
+        if node_id in runs:
+            continue
+        runs.add(node_id)
+        inputs = node_inputs(prompt[node_id])
+        # The inputs a dynamic combo's value brings exist only for a value the server knows: a link from another
+        # value's input is never followed, so the node at its other end is not checked either.
+        unknown = tuple(
+            f"{spec.name}."
+            for spec in defs[graph.class_type(node_id)].inputs
+            if spec.variants and not (isinstance(inputs.get(spec.name), str) and inputs[spec.name] in spec.variants)
+        )
+        pending.extend(
+            value[0] for name, value in inputs.items()
+            if is_link(value) and value[0] in graph and not (unknown and name.startswith(unknown))
+        )
+    return runs
+
+
+def _node_of(location: str) -> str | None:
+    """The node id at the start of a location such as ``$["3"].inputs.seed``."""
+    try:
+        node_id = json.JSONDecoder().raw_decode(location, 2)[0] if location.startswith("$[") else None
+    except ValueError:
+        return None
+    return node_id if isinstance(node_id, str) else None
+
+
+def _output_problems(prompt: Mapping[str, Any], targets: list[str], defs: NodeDefs) -> list[str]:
+    graph = Graph(prompt)
+    known = [n for n in graph.nodes if graph.class_type(n) in defs]
+    if len(known) < len(graph.nodes):
+        return []  # an unknown class is already reported, and it might be an output node
+    lines = []
+    for target in targets:
+        if target in graph and not defs[graph.class_type(target)].output_node:
+            lines.append(f"target {target} ({graph.class_type(target)}): not an output node, so it cannot be a target")
+    if not any(defs[graph.class_type(n)].output_node for n in known):
+        lines.append("the prompt has no output node (SaveImage, PreviewImage, ...); the server would refuse it")
+    return lines
 
 
 def run_preflight(

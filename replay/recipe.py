@@ -15,6 +15,7 @@ from typing import Any
 from replay import canonical
 from replay.errors import DocumentError, InputError, TargetExistsError
 from replay.jobs import KIND_RECIPE, Job, job_from_detail, rebuild_workflow
+from replay.urls import server_origin
 
 RECIPE_VERSION = 1
 KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "environment", "repro", "bisect")
@@ -95,8 +96,6 @@ def build_recipe(job: Job, *, server: str | None = None, api_key: str | None = N
     redacted: list[str] = []
     source: dict[str, Any] = {"kind": job.kind}
     if server:
-        from replay.client import server_origin  # noqa: PLC0415 - keeps `requests` out of offline paths
-
         source["server"] = server_origin(server)
     if job.id:
         source["job_id"] = job.id
@@ -205,6 +204,12 @@ def export_document(job: Job, what: str, *, api_key: str | None = None) -> dict[
             raise InputError("this document holds no UI graph (the job was submitted without extra_pnginfo.workflow)")
         ui: dict[str, Any] = recipe["ui_workflow"]
         return ui
+    if "job" not in recipe:
+        what_it_is = {"prompt": "an API prompt file", "ui": "a UI workflow file"}.get(job.kind, f"a {job.kind}")
+        if job.kind == KIND_RECIPE:
+            what_it_is = "a recipe made from a prompt or UI file"
+        options = " or ".join(option for key, option in (("prompt", "--prompt"), ("ui_workflow", "--ui")) if key in recipe)
+        raise InputError(f"this is {what_it_is}: it holds no job record" + (f"; try {options}" if options else ""))
     return export_job(recipe)
 
 

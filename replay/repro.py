@@ -247,6 +247,12 @@ def build_repro(
     if mode == "minimal" and ui is not None:
         ui = None
         notes.append("the UI graph is left out: it shows nodes the minimal prompt does not have")
+    elif ui is not None and (pin_sets or overrides):
+        from replay.submit import ui_with_sets  # noqa: PLC0415
+
+        ui, note = ui_with_sets(ui, [*pin_sets, *overrides], defs)
+        if note:
+            notes.append(note)
     return ReproPlan(
         job_id=job.id,
         error=error,
@@ -424,7 +430,7 @@ def render_repro(run: ReproRun) -> str:
     total = len(plan.kept) + len(plan.dropped)
     rebuilt = f"{plan.mode}: {len(plan.kept)} of {total} nodes kept"
     if plan.dropped:
-        rebuilt += f", dropped {', '.join(plan.dropped)}"
+        rebuilt += f", dropped node{'s' if len(plan.dropped) > 1 else ''} {', '.join(plan.dropped)}"
     rows.append(("rebuilt", rebuilt))
     if plan.targets:
         rows.append(("target", ", ".join(plan.targets)))

@@ -1,26 +1,23 @@
 """Job references: turn an id, a JSON or YAML file, a recipe or `-` (stdin) into a Job.
 
 The kind of a document is detected from its shape (`replay.jobs.detect_kind`), never from its file name.
+Reading and parsing bytes is `replay.documents` (re-exported here: `parse_document`, `read_bytes`).
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from replay import canonical
-from replay.errors import DocumentError, InputError
+from replay.documents import parse_document, read_bytes
+from replay.errors import InputError
 from replay.jobs import KIND_RECIPE, Job, detect_kind, is_job_id, job_from_detail, job_from_document
 from replay.recipe import check_outline, job_from_recipe
 
 if TYPE_CHECKING:
     from replay.client import Client
-
-MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -30,57 +27,6 @@ class Document:
     data: Any
     name: str
     kind: str
-
-
-def _parse_json(text: str, name: str) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise DocumentError(f"duplicate key {key!r} in a JSON object", file=name)
-            out[key] = value
-        return out
-
-    try:
-        return json.loads(text, object_pairs_hook=no_duplicates)
-    except json.JSONDecodeError as exc:
-        raise DocumentError(f"not valid JSON: {exc.msg}", file=name, line=exc.lineno, column=exc.colno) from exc
-    except RecursionError as exc:
-        raise DocumentError("JSON nested too deeply", file=name) from exc
-
-
-def parse_document(raw: bytes, name: str) -> Any:
-    """Parse bytes as JSON (when they start like JSON) or else as safe YAML; DocumentError on any problem."""
-    if not raw.strip():
-        raise DocumentError("the file is empty", file=name)
-    if b"\x00" in raw[:8192]:
-        raise DocumentError("the file is binary, not JSON or YAML", file=name)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DocumentError(f"the file is not UTF-8 text (byte {exc.start})", file=name) from exc
-    if text.lstrip()[:1] in ("{", "["):
-        return _parse_json(text, name)
-    return canonical.loads(text, file=name)
-
-
-def read_bytes(ref: str, stdin: BinaryIO | None = None) -> tuple[bytes, str]:
-    """Read a file path or `-` (standard input); return (bytes, name for messages)."""
-    if ref == "-":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        return stream.read(MAX_DOCUMENT_BYTES + 1)[:MAX_DOCUMENT_BYTES], "<stdin>"
-    path = Path(ref)
-    try:
-        if path.is_dir():
-            raise DocumentError("is a directory, not a JSON or YAML file", file=ref)
-        size = path.stat().st_size
-        if size > MAX_DOCUMENT_BYTES:
-            raise DocumentError(f"the file is too large ({size} bytes)", file=ref)
-        return path.read_bytes(), ref
-    except FileNotFoundError as exc:
-        raise InputError(f"{ref}: no such file, and not a job id (a UUID)") from exc
-    except OSError as exc:
-        raise InputError(f"{ref}: cannot read the file ({exc.strerror})") from exc
 
 
 def read_document(ref: str, stdin: BinaryIO | None = None) -> Document:
@@ -106,6 +52,24 @@ def job_from_parsed(doc: Document) -> Job:
     return job
 
 
+def check_references(refs: Sequence[str], *, job_ids: bool = True) -> None:
+    """Refuse, before any request is made, a reference that is neither `-`, an existing path nor a job id.
+
+    `job_ids=False` accepts files only (for commands that never fetch a job). Raises InputError.
+    """
+    for ref in refs:
+        if ref == "-" or Path(ref).exists():
+            continue
+        if job_ids and is_job_id(ref):
+            continue
+        shown = ref if len(ref) <= 80 else repr(ref)[:80]
+        if not job_ids:
+            raise InputError(f"{shown}: no such file")
+        raise InputError(
+            f"{shown}: no such file, and not a job id (a UUID like f7838b83-aab4-48ed-96a5-1e0cb6760bc6)"
+        )
+
+
 def load_job(
     ref: str,
     client_factory: Callable[[], Client] | None = None,
@@ -123,4 +87,12 @@ def load_job(
     return job_from_parsed(read_document(ref, stdin))
 
 
-__all__ = ["Document", "job_from_parsed", "load_job", "parse_document", "read_bytes", "read_document"]
+__all__ = [
+    "Document",
+    "check_references",
+    "job_from_parsed",
+    "load_job",
+    "parse_document",
+    "read_bytes",
+    "read_document",
+]

@@ -7,13 +7,14 @@ The body carries the prompt, the UI graph as `extra_data.extra_pnginfo.workflow`
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from replay.errors import InputError, JobNotFound, ServerError, WaitTimeout
 from replay.jobs import Job, check_job_id, job_from_detail
-from replay.workflow import Graph, Override, apply_sets
+from replay.workflow import Override, apply_sets, is_link
 
 if TYPE_CHECKING:
     from replay.client import Client
@@ -50,25 +51,12 @@ def preflight_problems(
     Always: the graph (links to missing nodes, cycles, nodes without class_type), inputs still holding the
     redaction marker, targets that are not nodes of the prompt. With node definitions: node types exist,
     required inputs are present, values sit inside enums and ranges, targets are output nodes, and the
-    prompt has an output node at all.
+    prompt has an output node at all; input checks cover the nodes the server would validate and run (the
+    targets, else the output nodes, and what feeds them), so a prompt the server accepts is never refused.
     """
     from replay.preflight import prompt_findings  # noqa: PLC0415
 
     return [str(finding) for finding in prompt_findings(prompt, targets=targets, defs=defs)]
-
-
-def _output_problems(prompt: Mapping[str, Any], targets: list[str], defs: NodeDefs) -> list[str]:
-    graph = Graph(prompt)
-    known = [n for n in graph.nodes if graph.class_type(n) in defs]
-    if len(known) < len(graph.nodes):
-        return []  # an unknown class is already reported, and it might be an output node
-    lines = []
-    for target in targets:
-        if target in graph and not defs[graph.class_type(target)].output_node:
-            lines.append(f"target {target} ({graph.class_type(target)}): not an output node, so it cannot be a target")
-    if not any(defs[graph.class_type(n)].output_node for n in known):
-        lines.append("the prompt has no output node (SaveImage, PreviewImage, ...); the server would refuse it")
-    return lines
 
 
 def server_defs(client: Client) -> NodeDefs | None:
@@ -117,6 +105,37 @@ def submit_prompt(
     return str(result["prompt_id"])
 
 
+def ui_with_sets(
+    ui: Mapping[str, Any] | None, sets: Iterable[Override], defs: NodeDefs | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The UI graph with each override written into the widget that holds it, so that it agrees with the prompt.
+
+    Returns (graph, None), or (None, note) when an override cannot be shown in the graph (no node definitions to
+    find the widget, a node inside a subgraph, an input fed by a link or without a widget): a UI graph that
+    disagrees with the prompt is never sent. The graph given is left untouched.
+    """
+    overrides = list(sets)
+    if ui is None or not overrides:
+        return (dict(ui) if ui is not None else None), None
+    from replay.convert import widget_slot  # noqa: PLC0415
+
+    graph = copy.deepcopy(dict(ui))
+    nodes = {str(n.get("id")): n for n in graph.get("nodes") or [] if isinstance(n, dict)}
+    for override in overrides:
+        node = nodes.get(override.node_id)
+        slot = None
+        if node is not None and defs is not None and not is_link(override.value):  # a link is no widget value
+            slot = widget_slot(node, override.input_name, defs)
+        if node is None or slot is None:
+            why = "without node definitions" if defs is None else "no widget of the node stores that input"
+            return None, (
+                f"the UI graph is left out: --set {override} cannot be shown in it "
+                f"({why}), and a UI graph must not disagree with the prompt"
+            )
+        node["widgets_values"][slot] = override.value
+    return graph, None
+
+
 def submit_job(
     client: Client,
     job: Job,
@@ -127,21 +146,31 @@ def submit_job(
     defs: NodeDefs | None = None,
     strict_env: bool = False,
     on_preflight: Callable[[PreflightReport], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> str:
     """Submit the prompt of a job, recipe or prompt file with overrides; return the new job id.
 
     `targets` default to those of the recipe's `repro` section; the recipe's environment is checked for drift
-    (see `submit_prompt`).
+    (see `submit_prompt`). Overrides are written into the UI graph's widgets too (`ui_with_sets`); when that
+    cannot be done the graph is left out and `on_note` is told why.
     """
     if not job.prompt:
         hint = " (a UI workflow: convert it to an API prompt first with `comfy-replay convert`)" if job.ui_workflow else ""
         raise InputError(f"there is no API prompt to submit{hint}")
-    prompt = apply_sets(job.prompt, sets)
+    overrides = list(sets)
+    prompt = apply_sets(job.prompt, overrides)
+    ui_workflow: dict[str, Any] | None = dict(job.ui_workflow) if job.ui_workflow is not None else None
+    if overrides and ui_workflow is not None:
+        if defs is None:
+            defs = server_defs(client)
+        ui_workflow, note = ui_with_sets(ui_workflow, overrides, defs)
+        if note and on_note is not None:
+            on_note(note)
     if targets is None:
         section = job.repro if isinstance(job.repro, dict) else {}
         listed = section.get("targets")
         targets = [str(t) for t in listed] if isinstance(listed, list) else []
-    return submit_prompt(client, prompt, ui_workflow=job.ui_workflow, targets=targets, preflight=preflight, defs=defs,
+    return submit_prompt(client, prompt, ui_workflow=ui_workflow, targets=targets, preflight=preflight, defs=defs,
                          environment=job.environment, strict_env=strict_env, on_preflight=on_preflight)
 
 
@@ -194,5 +223,6 @@ __all__ = [
     "submit_body",
     "submit_job",
     "submit_prompt",
+    "ui_with_sets",
     "wait_for_job",
 ]

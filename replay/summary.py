@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -33,6 +34,21 @@ def _output_files(outputs: dict[str, Any]) -> list[dict[str, Any]]:
     return files
 
 
+def _repro_facts(section: Any) -> dict[str, Any] | None:
+    """What a repro recipe was rebuilt from and how (its `repro` section), or None for other documents."""
+    if not isinstance(section, dict):
+        return None
+    error = section.get("error")
+    overrides = section.get("overrides")
+    return {
+        "job_id": section.get("job_id"),
+        "error": error if isinstance(error, dict) else None,
+        "mode": section.get("mode"),
+        "targets": section.get("targets") or [],
+        "overrides": [o for o in overrides if isinstance(o, dict)] if isinstance(overrides, list) else [],
+    }
+
+
 def summarize(job: Job) -> dict[str, Any]:
     """Return a JSON-ready summary of a job: id, status, times, node count, outputs and failure details."""
     classes: dict[str, int] = {}
@@ -53,6 +69,7 @@ def summarize(job: Job) -> dict[str, Any]:
         "outputs": _output_files(job.outputs),
         "error": None,
         "environment": job.environment,
+        "repro": _repro_facts(job.repro),
     }
     if job.error is not None:
         err = job.error
@@ -71,7 +88,8 @@ def render_summary(summary: dict[str, Any]) -> str:
     rows: list[tuple[str, str]] = []
     if summary["id"]:
         rows.append(("job", summary["id"]))
-    rows.append(("status", summary["status"] or f"({summary['kind']}, no job record)"))
+    not_run = "a repro recipe, not run yet" if summary.get("repro") else f"{summary['kind']}, no job record"
+    rows.append(("status", summary["status"] or f"({not_run})"))
     for key in ("created", "started", "ended"):
         if summary[key]:
             rows.append((key, summary[key]))
@@ -94,6 +112,18 @@ def render_summary(summary: dict[str, Any]) -> str:
     line = summary_line(summary.get("environment"))
     if line:
         rows.append(("environment", line))
+    repro = summary.get("repro")
+    if repro:
+        rows.append(("repro of", f"job {repro['job_id']}"))
+        if repro["error"]:
+            err = repro["error"]
+            rows.append(("which failed", f"node {err.get('node_id')} ({err.get('node_type')}): "
+                                         f"{err.get('exception_type')}: {err.get('message')}"))
+        targets = f", target {', '.join(str(t) for t in repro['targets'])}" if repro["targets"] else ""
+        rows.append(("rebuilt", f"{repro['mode']}{targets}"))
+        for entry in repro["overrides"]:
+            value = json.dumps(entry.get("value"), ensure_ascii=False)
+            rows.append(("set", f"{entry.get('node')}.{entry.get('input')}={value}"))
     width = max(len(k) for k, _ in rows)
     return "".join(f"{k.ljust(width)}  {v}\n" for k, v in rows)
 

@@ -88,7 +88,7 @@ def validate_document(doc: Any, kind: str, *, file: str = "-", strict: bool = Fa
 
     Schema problems come first, sorted by location; then graph problems (dangling links, bad slots,
     cycles) of the prompts and UI graphs the document holds, minus those the schema already reported.
-    ``strict`` holds a job to the Comfy Cloud spec exactly; it changes nothing for other kinds.
+    ``strict`` holds a job to the Comfy Cloud spec exactly, the job a recipe holds included.
     """
     schema_issues = _schema_issues(_with_plain_prompts_stubbed(doc, kind), _schema_file(kind, strict))
     reported = {(path, message) for path, message, _ in schema_issues}
@@ -100,7 +100,36 @@ def validate_document(doc: Any, kind: str, *, file: str = "-", strict: bool = Fa
         if (path, finding[1]) not in reported and not enclosing_wrong:
             graph_findings.append((path, finding[1]))
     findings = [(path, message) for path, message, _ in schema_issues] + graph_findings
+    if strict and kind == "recipe" and not schema_issues:
+        findings.extend(_recipe_job_issues(doc))
     return [Problem(file, json_path(path), message) for path, message in findings]
+
+
+# Where the parts of a job detail rebuilt from a recipe live in the recipe itself.
+_RECIPE_PLACES: tuple[tuple[JsonPath, JsonPath], ...] = (
+    (("workflow", "extra_data", "extra_pnginfo", "workflow"), ("ui_workflow",)),
+    (("workflow", "extra_data"), ("extra_data",)),
+    (("workflow", "prompt"), ("prompt",)),
+    ((), ("job",)),
+)
+
+
+def _recipe_job_issues(doc: Any) -> list[Finding]:
+    """With --strict, the job a recipe holds, rebuilt as `export --job` gives it, against the Cloud job schema.
+
+    Locations point into the recipe (`$.job.update_time`, `$.prompt["3"]`), as a job file's would into the job.
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("job"), dict):
+        return []
+    from replay.recipe import export_job  # noqa: PLC0415
+
+    detail = export_job(doc)
+    issues = _schema_issues(_with_plain_prompts_stubbed(detail, "job"), _schema_file("job", True))
+    found: list[Finding] = []
+    for path, message, _ in issues:
+        prefix, place = next((p, q) for p, q in _RECIPE_PLACES if path[: len(p)] == p)
+        found.append((place + path[len(prefix) :], message))
+    return found
 
 
 def validate_files(
@@ -115,9 +144,9 @@ def validate_files(
 
     A file that cannot be read at all raises InputError: there is nothing to validate.
     """
+    from replay.documents import parse_document, read_bytes  # noqa: PLC0415
     from replay.errors import DocumentError  # noqa: PLC0415
     from replay.jobs import detect_kind  # noqa: PLC0415
-    from replay.sources import parse_document, read_bytes  # noqa: PLC0415
 
     problems: list[Problem] = []
     for path in paths:
@@ -133,9 +162,12 @@ def validate_files(
         except InputError as exc:
             problems.append(Problem(name, "$", str(exc)))
             continue
-        problems.extend(validate_document(doc, kind, file=name, strict=strict))
+        found = validate_document(doc, kind, file=name, strict=strict)
+        problems.extend(found)
         if defs is not None:
-            problems.extend(_definition_problems(doc, kind, name, defs))
+            # A dangling link is a graph problem already reported above, in its own words: not twice.
+            seen = {p.location for p in found}
+            problems.extend(p for p in _definition_problems(doc, kind, name, defs) if p.location not in seen)
     return problems
 
 

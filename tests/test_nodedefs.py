@@ -206,9 +206,17 @@ def test_a_wildcard_output_may_feed_any_input() -> None:
 
 
 def test_file_lists_can_be_left_unchecked_for_definitions_from_another_machine(recorded: NodeDefs) -> None:
-    prompt = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "model.safetensors"}}}
-    assert [p.location for p in check_prompt(prompt, recorded)] == ['$["1"].inputs.ckpt_name']
+    # The recorded server's input folder held corrupt_upload.png and example.png; the other machine has photo.png.
+    prompt = {"1": {"class_type": "LoadImage", "inputs": {"image": "photo.png"}}}
+    assert [p.location for p in check_prompt(prompt, recorded)] == ['$["1"].inputs.image']
     assert check_prompt(prompt, recorded, check_file_lists=False) == []
+
+
+def test_an_empty_option_list_accepts_any_value(recorded: NodeDefs) -> None:
+    # CustomCombo's options are filled in by the frontend; an empty model folder lists nothing either.
+    for class_type, name in (("CustomCombo", "choice"), ("CheckpointLoaderSimple", "ckpt_name")):
+        prompt = {"1": {"class_type": class_type, "inputs": {name: "anything"}}}
+        assert check_prompt(prompt, recorded) == []
 
 
 def test_chosen_dynamic_combo_children_are_checked_too(recorded: NodeDefs) -> None:

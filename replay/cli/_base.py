@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
@@ -65,6 +66,12 @@ class Context:
             self._client = Client(self.server, self.api_key, timeout=timeout, pool_size=pool_size)
         return self._client
 
+    def check_references(self, *refs: str, job_ids: bool = True) -> None:
+        """Refuse bad job references (not `-`, a file or a UUID) before anything reaches a server."""
+        from replay.sources import check_references  # noqa: PLC0415
+
+        check_references(refs, job_ids=job_ids)
+
     def load_job(self, ref: str) -> Job:
         """Resolve a job reference (id, file, recipe, `-`) to a Job."""
         from replay.sources import load_job  # noqa: PLC0415
@@ -75,7 +82,8 @@ class Context:
         """Node definitions from a saved /object_info file, else from the server.
 
         When not `required`, the server is asked only if one was named (--server, COMFY_SERVER or an API key),
-        and an unreachable server just skips the checks that need definitions, with a note.
+        once and briefly (no retries, at most a few seconds), and an unreachable server just skips the checks that
+        need definitions, with a note.
         """
         from replay.nodedefs import NodeDefs, load_object_info  # noqa: PLC0415
 
@@ -84,14 +92,14 @@ class Context:
         if not required and not (self.server or self.api_key):
             return None
         try:
-            info = self.client().object_info()
+            info = self.client().object_info(quick=not required)
             if not info:
                 raise InputError(f"{self.client().server} sent empty node definitions")
             return NodeDefs.from_dict(info)
         except ReplayError as exc:
             if required:
                 raise
-            self.info(f"note: no node definitions ({exc}); node-type, input and range checks skipped")
+            self.info(f"note: no node definitions ({exc}); the optional node-type, input and range checks are skipped")
             return None
 
     def color(self) -> bool:
@@ -144,10 +152,22 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                        "https://cloud.comfy.org with an API key, else http://127.0.0.1:8188)")
     group.add_argument("--api-key", metavar="KEY", default=s,
                        help="Comfy Cloud API key, sent as X-API-Key (prefer env COMFY_API_KEY)")
-    group.add_argument("--timeout", metavar="S", type=float, default=s, help="seconds per HTTP request (default 30)")
+    group.add_argument("--timeout", metavar="S", type=_seconds, default=s,
+                       help="seconds per HTTP request (default 30)")
     group.add_argument("--json", action="store_true", default=s, help="machine-readable result on stdout")
     group.add_argument("-q", "--quiet", action="store_true", default=s, help="print only results and errors")
     group.add_argument("-v", "--verbose", action="store_true", default=s, help="more detail; tracebacks on errors")
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type): 0 or less would wait for nothing or forever."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a number of seconds above 0")
+    return value
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -177,7 +197,8 @@ class _ProgressBar:
 
 def _set_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.INPUT=VALUE",
-                   help="override an input (repeatable); VALUE is JSON when it parses, else a string")
+                   help="override an input (repeatable); VALUE is JSON when it parses, else a string; the UI "
+                   "graph's widget gets it too, or the UI graph is left out with a note")
 
 
 def _wait_options(p: argparse.ArgumentParser) -> None:

@@ -37,6 +37,7 @@ def cmd_convert(ctx: Context) -> int:
     from replay.sources import job_from_parsed, read_document  # noqa: PLC0415
 
     a = ctx.args
+    ctx.check_references(a.ui_file, job_ids=False)
     doc = read_document(a.ui_file, ctx.stdin)
     ui = job_from_parsed(doc).ui_workflow
     if ui is None:
@@ -67,7 +68,7 @@ def _diff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ui", action="store_true", help="compare the UI workflows even when both sides have a prompt")
     p.add_argument("--tolerance", metavar="X", type=float, default=None, help="numbers within X of each other are equal")
     p.add_argument("--ignore", metavar="PATTERN", action="append", default=[],
-                   help="deepdiff path to leave out, e.g. \"root[**]['seed']\" (repeatable)")
+                   help="deepdiff path to leave out, e.g. \"root[**]['seed']\" (repeatable; a bare word is refused)")
     p.add_argument("--exit-code", action="store_true", help="exit 1 when the two differ")
 
 
@@ -83,6 +84,9 @@ def cmd_diff(ctx: Context) -> int:
     a = ctx.args
     if a.a == "-" and a.b == "-":
         raise UsageError("only one of A and B can be - (standard input)")
+    if ctx.as_json and a.format not in (None, "json"):
+        raise UsageError(f"--json and --format {a.format} ask for two formats: give one of them")
+    ctx.check_references(a.a, a.b)
     result = diff_jobs(ctx.load_job(a.a), ctx.load_job(a.b), tolerance=a.tolerance, ignore=a.ignore,
                        include_layout=a.include_layout, ui=a.ui)
     fmt = "json" if ctx.as_json else a.format or "text"

@@ -48,6 +48,7 @@ def _textconv_args(p: argparse.ArgumentParser) -> None:
 def cmd_textconv(ctx: Context) -> int:
     from replay.gitdiff import textconv  # noqa: PLC0415
 
+    ctx.check_references(ctx.args.file, job_ids=False)
     ctx.stdout.write(textconv(ctx.args.file, stdin=ctx.stdin))
     return EXIT_OK
 

@@ -31,15 +31,17 @@ def _fetch_args(p: argparse.ArgumentParser) -> None:
 
 @command("fetch", "get jobs, validate them and write their recipes",
          "Get each job (by id from the server, or from a file), validate it and write its recipe.\n"
-         "Example: comfy-replay fetch 3c04dcaf-283e-4da6-9ed7-02a8b6d99560 -o recipes/")
+         "Example: comfy-replay fetch f7838b83-aab4-48ed-96a5-1e0cb6760bc6 -o recipes/")
 @arguments(_fetch_args)
 def cmd_fetch(ctx: Context) -> int:
     from replay.fetching import fetch  # noqa: PLC0415
 
     a = ctx.args
-    defs = ctx.node_definitions(a.object_info, required=False)
+    ctx.check_references(*a.jobs)
+    defs = ctx.node_definitions(a.object_info, required=False) if a.object_info else None
     result = fetch(a.jobs, out=a.output, raw=a.raw, force=a.force, client_factory=ctx.client,
-                   api_key=ctx.api_key, defs=defs, stdin=ctx.stdin)
+                   api_key=ctx.api_key, defs=defs, stdin=ctx.stdin,
+                   defs_factory=lambda: ctx.node_definitions(None, required=False))
     for note in result.notes:
         ctx.info(f"note: {note}")
     if a.output == "-":
@@ -97,7 +99,8 @@ def cmd_archive(ctx: Context) -> int:
         for path in result.written:
             ctx.print(path)
     lines = summary_lines(result)
-    ctx.stderr.write(f"{lines[0]}\n")
+    if not getattr(a, "quiet", False):  # -q: the failures only, which are errors
+        ctx.stderr.write(f"{lines[0]}\n")
     for line in lines[1:]:
         ctx.stderr.write(f"  {line}\n")
     if result.interrupted:
@@ -111,12 +114,13 @@ def _show_args(p: argparse.ArgumentParser) -> None:
 
 @command("show", "a short human summary of a job",
          "Print a job's id, status, times, node count and outputs, and for a failure the failing node,\n"
-         "its class, the exception and the last traceback frame.\n"
+         "its class, the exception and the last traceback frame; for a repro recipe, the job it reproduces.\n"
          "Example: comfy-replay show recipes/fail_runtime_zerodiv.job.json")
 @arguments(_show_args)
 def cmd_show(ctx: Context) -> int:
     from replay.summary import render_summary, summarize  # noqa: PLC0415
 
+    ctx.check_references(ctx.args.job)
     summary = summarize(ctx.load_job(ctx.args.job))
     if ctx.as_json:
         ctx.emit_json(summary)
@@ -142,6 +146,7 @@ def cmd_validate(ctx: Context) -> int:
     from replay.validate import validate_files  # noqa: PLC0415
 
     a = ctx.args
+    ctx.check_references(*a.files, job_ids=False)
     defs = ctx.node_definitions(a.object_info, required=False)
     problems = validate_files(a.files, strict=a.strict, defs=defs, stdin=ctx.stdin)
     if ctx.as_json:
@@ -171,6 +176,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 def cmd_export(ctx: Context) -> int:
     from replay.recipe import export_document  # noqa: PLC0415
 
+    ctx.check_references(ctx.args.recipe)
     doc = export_document(ctx.load_job(ctx.args.recipe), ctx.args.what or "prompt", api_key=ctx.api_key)
     ctx.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from replay.cli._base import (
     EXIT_NEGATIVE,
@@ -19,6 +20,7 @@ from replay.cli._base import (
     arguments,
     command,
 )
+from replay.errors import GraphError
 
 
 def _repro_args(p: argparse.ArgumentParser) -> None:
@@ -47,6 +49,7 @@ def _repro_args(p: argparse.ArgumentParser) -> None:
          "Example: comfy-replay repro f7838b83-aab4-48ed-96a5-1e0cb6760bc6 --minimal --submit --wait")
 @arguments(_repro_args)
 def cmd_repro(ctx: Context) -> int:
+    from replay.jobs import is_job_id  # noqa: PLC0415
     from replay.repro import render_repro, rerun, write_repro  # noqa: PLC0415
     from replay.submit import server_defs  # noqa: PLC0415
     from replay.workflow import parse_set  # noqa: PLC0415
@@ -56,6 +59,7 @@ def cmd_repro(ctx: Context) -> int:
         raise UsageError("--wait follows a submitted job: add --submit")
     _check_strict_env(a)
     sets = [parse_set(text) for text in a.sets]
+    ctx.check_references(a.job)
     job = ctx.load_job(a.job)
     if job.source.get("server"):
         from replay.environment import ensure_environment  # noqa: PLC0415
@@ -63,7 +67,8 @@ def cmd_repro(ctx: Context) -> int:
         for note in ensure_environment(job, ctx.client()):
             ctx.info(f"note: {note}")
     defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
-    if defs is None and (a.submit or job.source.get("server")):
+    if defs is None and (a.submit or is_job_id(a.job) and not Path(a.job).exists()):
+        # Only a job fetched now or a prompt about to be posted talks to the server; a local file stays local.
         defs = server_defs(ctx.client())
     run = write_repro(job, minimal=a.minimal, sets=sets, pin_inputs=a.pin_inputs, defs=defs, out=a.output,
                       force=a.force, api_key=ctx.api_key)
@@ -76,6 +81,11 @@ def cmd_repro(ctx: Context) -> int:
             rerun(run, ctx.client(), wait=a.wait, wait_timeout=a.wait_timeout, preflight=not a.no_preflight,
                   defs=defs, on_progress=progress, strict_env=a.strict_env, on_preflight=notes,
                   on_submitted=(lambda job_id: ctx.info(f"submitted job {job_id}")) if a.wait else None)
+        except GraphError as exc:  # preflight refused it: the recipe is on disk all the same, say where
+            if run.state == "printed":
+                raise
+            raise GraphError(f"{exc.message}; the recipe {run.recipe_path} was written: fix it there and "
+                             f"`comfy-replay submit {run.recipe_path}`", problems=exc.problems) from exc
         finally:
             _end_progress(ctx, progress)
     if ctx.as_json:
@@ -112,11 +122,12 @@ def cmd_submit(ctx: Context) -> int:
     a = ctx.args
     _check_strict_env(a)
     sets = [parse_set(text) for text in a.sets]
+    ctx.check_references(a.file)
     job = ctx.load_job(a.file)
     defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
     notes = PreflightNotes(ctx)
     job_id = submit_job(ctx.client(), job, sets=sets, preflight=not a.no_preflight, defs=defs,
-                        strict_env=a.strict_env, on_preflight=notes)
+                        strict_env=a.strict_env, on_preflight=notes, on_note=lambda note: ctx.info(f"note: {note}"))
     if not a.wait:
         if ctx.as_json:
             ctx.emit_json({"job_id": job_id, "status": None, "error": None, **notes.json()})
