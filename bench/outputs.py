@@ -89,7 +89,7 @@ before = rss_kb()
 with tempfile.TemporaryDirectory() as folder, Client(sys.argv[1], pool_size=32) as client:
     store = OutputStore(folder)
     start = time.perf_counter()
-    with ThreadPoolExecutor(6) as pool:
+    with ThreadPoolExecutor(16) as pool:
         futures = [pool.submit(download_outputs, client, outputs, store, executor=pool) for outputs in jobs]
         artifacts = [artifact for future in futures for artifact in future.result()]
     seconds = time.perf_counter() - start
