@@ -11,7 +11,7 @@ import hashlib
 import mimetypes
 import os
 import re
-import tempfile
+import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -114,10 +114,18 @@ class OutputStore:
         return self.path_for(artifact) is not None
 
     def temporary(self) -> tuple[int, Path]:
-        """A new temporary file inside the store (so the final rename stays on one file system): (fd, path)."""
+        """A new temporary file inside the store (so the final rename stays on one file system): (fd, path).
+
+        Created exclusively with the mode a new file gets under the umask (mkstemp's 0600 would make the
+        stored outputs private)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=".part", dir=self.root)
-        return fd, Path(name)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        while True:
+            path = self.root / f"{_TEMP_PREFIX}{secrets.token_hex(8)}.part"
+            try:
+                return os.open(path, flags, 0o666), path
+            except FileExistsError:
+                continue
 
     def adopt(self, temp: Path, sha256: str, filename: str) -> Path:
         """Move a finished temporary file to its content address (or drop it when that content is stored)."""
