@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ _DECODER = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="r
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _EXTENSION = re.compile(r"\.[a-z0-9]{1,10}")
 _TEMP_PREFIX = ".download-"
+ABANDONED_AFTER = 24 * 3600.0
 
 Artifact = dict[str, Any]
 Metrics = dict[str, float | int | None]
@@ -87,6 +89,7 @@ class OutputStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._swept = False
 
     def __repr__(self) -> str:
         return f"OutputStore({str(self.root)!r})"
@@ -121,6 +124,9 @@ class OutputStore:
         Created exclusively with the mode a new file gets under the umask (mkstemp's 0600 would make the
         stored outputs private)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if not self._swept:
+            self._swept = True
+            self.remove_abandoned()
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
         while True:
             path = self.root / f"{_TEMP_PREFIX}{secrets.token_hex(8)}.part"
@@ -128,6 +134,20 @@ class OutputStore:
                 return os.open(path, flags, 0o666), path
             except FileExistsError:
                 continue
+
+    def remove_abandoned(self, older_than: float = ABANDONED_AFTER) -> int:
+        """Delete temporary files of downloads interrupted long ago (not written to for `older_than` seconds: a
+        running download writes to its file all the time); return how many."""
+        removed = 0
+        deadline = time.time() - older_than
+        for path in self.root.glob(f"{_TEMP_PREFIX}*.part"):
+            try:
+                if path.stat().st_mtime < deadline:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # another process finished or removed it
+        return removed
 
     def adopt(self, temp: Path, sha256: str, filename: str) -> Path:
         """Move a finished temporary file to its content address (or drop it when that content is stored)."""
