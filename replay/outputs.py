@@ -7,6 +7,7 @@ their SHA-256 and a sanitised extension, inside the store's folder.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mimetypes
 import os
@@ -254,7 +255,7 @@ def download_outputs(
         if stored is not None:
             results.append(_ordered(stored))
             continue
-        task = _Task(lambda ref=ref: _download(client, ref, store))  # type: ignore[misc]
+        task = _Task(functools.partial(_download, client, ref, store))
         tasks.append(task)
         results.append(task)
     own: ThreadPoolExecutor | None = None
@@ -268,13 +269,14 @@ def download_outputs(
         for task in tasks:
             try:
                 task.wait()
-            except BaseException as exc:  # wait for the rest before raising: no download left running
+            except Exception as exc:  # wait for the rest before raising: no download of ours left running
                 errors.append(exc)
+            # (KeyboardInterrupt goes at once: downloads already running finish on their own, atomically)
         if errors:
             raise errors[0]
     finally:
         if own is not None:
-            own.shutdown(wait=True)
+            own.shutdown(wait=True, cancel_futures=True)
     return [item if isinstance(item, dict) else _finished(item) for item in results]
 
 
