@@ -32,6 +32,9 @@ from fakecomfy_http import (
     ThreadedServer,
     json_response,
     phrase,
+    serve_in_thread,
+    stop_serving,
+    take_fault,
     text_response,
 )
 from fakecomfy_jobs import (
@@ -51,6 +54,7 @@ from fakecomfy_jobs import (
     to_cloud,
     to_oss,
 )
+from fakecomfy_outputs import OutputFiles, Storage, add_output_folder, cloud_view, oss_view, render_outputs
 from fakecomfy_run import (
     FailRule,
     FileNamer,
@@ -131,6 +135,9 @@ class FakeComfy:
     crashes inside the fake; a test fixture should assert it is empty).
     What tests can set: `delay` (seconds before every response), `run_polls`, `run_seconds`, `never_finish`,
     `object_info`, `system_stats`, plus `add_job`, `fail_when`, `cancel_next` and `fault`.
+    Output files (fakecomfy_outputs): `files.add(filename, data, subfolder=, type=)` serves a file at /api/view;
+    submitted runs of image nodes serve real PNG/WebP files made from the prompt; on Cloud, /api/view redirects to
+    `storage` (a second server on another port whose `requests` show what reached it).
     """
 
     def __init__(self, dialect: str = "cloud", api_key: str | None = "k", object_info: Mapping[str, Any] | None = None,
@@ -167,6 +174,8 @@ class FakeComfy:
         self._number = 0
         self._cancel_next = 0
         self._namer = FileNamer()
+        self.files = OutputFiles()  # what /api/view serves: add(filename, data, subfolder=, type=)
+        self.storage: Storage | None = None  # Cloud's signed storage, a second server (started with a cloud fake)
         self._httpd: ThreadedServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -177,20 +186,17 @@ class FakeComfy:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        self._httpd = ThreadedServer(("127.0.0.1", port), self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name=f"fakecomfy-{self.dialect}", daemon=True)
-        self._thread.start()
+        if self.dialect == "cloud":
+            self.storage = Storage(self.files).start()
+        self._httpd, self._thread = serve_in_thread(self, port, f"fakecomfy-{self.dialect}")
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket; requests still sleeping in a delay are woken up."""
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._httpd, self._thread)
+        if self.storage is not None:
+            self.storage.stop()
         self._httpd = None
         self._thread = None
 
@@ -386,6 +392,7 @@ class FakeComfy:
             ("GET", "/api/prompt", self._queue_info),
             ("GET", "/api/object_info", self._get_object_info),
             ("GET", "/api/system_stats", lambda q, h, b: json_response(self.system_stats or CLOUD_SYSTEM_STATS)),
+            ("GET", "/api/view", lambda q, h, b: cloud_view(self.files, self.storage, q)),  # type: ignore[arg-type]
         ]
         return self._dispatch(routes, method, path, query, headers, body)
 
@@ -405,6 +412,7 @@ class FakeComfy:
             ("GET", "/object_info", self._get_object_info),
             ("GET", "/object_info/([^/]+)", self._get_object_info_one),
             ("GET", "/system_stats", self._system_stats),
+            ("GET", "/view", lambda q, h, b: oss_view(self.files, q)),
         ]:
             routes.append((verb, f"(?:/api)?{route}", handler))
         return self._dispatch(routes, method, path, query, headers, body)
@@ -627,6 +635,7 @@ class FakeComfy:
             cancel = self._cancel_next > 0
             self._cancel_next -= int(cancel)
             outcome = run_prompt(prompt_id, prompt, result.outputs, self.rules, self._namer, cancel=cancel)
+            render_outputs(self.files, prompt, outcome.outputs, self._namer)
             item = [number, prompt_id, prompt, extra_data, result.outputs]
             job = _Job(prompt_id, queue_detail(item, "pending"), run=_Run(item, outcome, time.monotonic()))
             self._put(job)
@@ -683,14 +692,7 @@ class FakeComfy:
         with self._lock:
             self.requests.append(Logged(method, target, dict(headers)))
             self.hits[urlsplit(target).path] += 1
-            for fault in self.faults:
-                if fault.matches(method, target):
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                        if fault.remaining <= 0:
-                            self.faults.remove(fault)
-                    return fault
-        return None
+            return take_fault(self.faults, method, target)
 
     def pause(self, seconds: float) -> None:
         """Sleep `seconds`, waking up early when the server stops."""
@@ -754,12 +756,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bulk-size-kb", type=float, default=20.0)
     parser.add_argument("--object-info", metavar="FILE", help="an /object_info dump (.json or .json.gz)")
     parser.add_argument("--run-polls", type=int, default=1, help="detail reads before a submitted job finishes")
+    parser.add_argument("--outputs", metavar="DIR", help="serve DIR/<type>/<subfolder...>/<file> at /api/view")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request on stderr")
     args = parser.parse_args(argv)
     object_info = _read_json(Path(args.object_info)) if args.object_info else None
     server = FakeComfy(args.dialect, api_key=args.api_key, object_info=object_info, delay=args.delay,
                        run_polls=args.run_polls, verbose=args.verbose)
     load_jobs(server, args.jobs)
+    if args.outputs:
+        add_output_folder(server.files, Path(args.outputs))
     if args.bulk:
         server.add_jobs(bulk_jobs(args.bulk, args.bulk_size_kb))
     stop = threading.Event()

@@ -7,6 +7,7 @@ import re
 import socket
 import struct
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -56,6 +57,18 @@ class Fault:
         if self.job_id is not None and self.job_id not in path:
             return False
         return self.pattern is None or self.pattern.search(path) is not None
+
+
+def take_fault(faults: list[Fault], method: str, target: str) -> Fault | None:
+    """The first fault that applies to a request, using up one of its times (call with the owner's lock held)."""
+    for fault in faults:
+        if fault.matches(method, target):
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    faults.remove(fault)
+            return fault
+    return None
 
 
 def phrase(status: int) -> str:
@@ -151,6 +164,23 @@ class ThreadedServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+def serve_in_thread(backend: Backend, port: int, name: str) -> tuple[ThreadedServer, threading.Thread]:
+    """Bind 127.0.0.1:`port` (0: a free one) and serve `backend` in a daemon thread."""
+    httpd = ThreadedServer(("127.0.0.1", port), backend)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, name=name, daemon=True)
+    thread.start()
+    return httpd, thread
+
+
+def stop_serving(httpd: ThreadedServer | None, thread: threading.Thread | None) -> None:
+    """Stop a server started by `serve_in_thread` and close its socket."""
+    if httpd is not None:
+        httpd.shutdown()
+        httpd.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Turns each HTTP request into a `Backend.respond` call, applying faults on the way out."""
 
@@ -207,7 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
               head_only: bool = False) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
+        if "Content-Length" not in response.headers:  # a response may announce a wrong length on purpose
+            self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()

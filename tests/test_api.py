@@ -19,6 +19,7 @@ PUBLIC = {
     "bisect_jobs", "plan_bisect", "find_changes", "write_bisect", "BisectResult",
     "run_preflight", "PreflightReport", "Finding", "capture_environment", "environment_drift", "diff_environments",
     "Drift", "EnvChange", "EnvironmentDrift",
+    "download_outputs", "compare_artifacts", "OutputStore", "OutputPair", "Thresholds", "NotFound",
 }
 
 
