@@ -97,8 +97,9 @@ def to_json(d: JobDiff) -> dict[str, Any]:
     outputs = None
     if d.outputs is not None:
         outputs = {"count": {"a": d.outputs.count_a, "b": d.outputs.count_b},
-                   "nodes": [_output_node_json(n) for n in d.outputs.nodes],
-                   "pairs": None if d.pairs is None else [pair.to_json() for pair in d.pairs]}
+                   "nodes": [_output_node_json(n) for n in d.outputs.nodes]}
+        if d.pairs is not None:  # compared by content (SPEC §4 "Output comparisons")
+            outputs["pairs"] = [pair.to_json() for pair in d.pairs]
     return {
         "identical": d.identical,
         "compared": d.compared,
