@@ -271,3 +271,141 @@ def test_diff_refuses_a_tolerance_out_of_range(tmp_path, option):
     path_a, path_b = _recipe_pair(tmp_path, _png(tmp_path / "a.png"), _png(tmp_path / "b.png"))
     code, out, err = run(["diff", str(path_a), str(path_b), *option])
     assert code == 2 and out == "" and err.startswith("comfy-replay: error: --") and err.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------------- over real HTTP
+
+KEY = "artifacts-test-key-0123456789"
+FILES = OUT / "files"
+JOB1, JOB2, JOB3 = (recorded(name)["id"] for name in (RUN1, RUN2, RUN3))
+
+
+def serve_recordings(server) -> None:
+    """The three recorded runs of success_a and their files (run 1's bytes are run 3's: fixtures README)."""
+    for name in (RUN1, RUN2, RUN3):
+        server.add_job(recorded(name))
+    image = (FILES / "success_a_00002_.png").read_bytes()
+    preview = (FILES / "ComfyUI_temp_dzllh_00001_.png").read_bytes()
+    server.files.add("success_a_00001_.png", image, subfolder="reftest")
+    server.files.add("success_a_00002_.png", image, subfolder="reftest")
+    server.files.add("ComfyUI_temp_nagop_00001_.png", preview, type="temp")
+    server.files.add("ComfyUI_temp_dzllh_00001_.png", preview, type="temp")
+
+
+@pytest.fixture(params=["oss", "cloud"])
+def recorded_server(request):
+    from fakecomfy import FakeComfy
+
+    with FakeComfy(dialect=request.param, api_key=KEY) as fake:
+        serve_recordings(fake)
+        yield fake
+        assert not fake.errors
+
+
+def env_for(server) -> dict[str, str]:
+    env = {"COMFY_SERVER": server.url}
+    if server.dialect == "cloud":
+        env["COMFY_API_KEY"] = KEY
+    return env
+
+
+def views(server) -> int:
+    return sum(1 for logged in server.requests if "/view" in logged.path)
+
+
+def test_fetch_outputs_stores_each_content_once_beside_the_recipes_and_diff_finds_runs_1_and_3_identical(
+        recorded_server, tmp_path):
+    env = env_for(recorded_server)
+    recipes = tmp_path / "recipes"
+    code, out, err = run(["fetch", JOB1, JOB3, "-o", str(recipes), "--outputs"], env=env)
+    assert code == 0, err
+    assert sorted(p.name for p in (recipes / "outputs").iterdir()) == [f"{TEMP_SHA}.png", f"{SAVED_SHA}.png"]
+    assert "outputs: 4 file(s) recorded in" in err
+    recipe = loads_recipe((recipes / f"{JOB3}.yaml").read_bytes())
+    assert [(a["node"], a["filename"], a["sha256"], a["width"], a["height"]) for a in recipe["artifacts"]] == [
+        ("5", "ComfyUI_temp_dzllh_00001_.png", TEMP_SHA, 256, 192),
+        ("4", "success_a_00002_.png", SAVED_SHA, 256, 192)]
+    assert KEY not in (recipes / f"{JOB3}.yaml").read_text(encoding="utf-8")
+    code, out, _ = run(["diff", str(recipes / f"{JOB1}.yaml"), str(recipes / f"{JOB3}.yaml"), "--exit-code"])
+    assert code == 0, out
+    assert "outputs by content: 2 files, all identical (file names aside)" in out
+    assert "success_a_00001_.png" not in out
+
+
+def test_fetching_again_downloads_nothing_and_leaves_the_bytes_as_they_were(recorded_server, tmp_path):
+    env = env_for(recorded_server)
+    recipes = tmp_path / "recipes"
+    assert run(["fetch", JOB1, "-o", str(recipes), "--outputs"], env=env)[0] == 0
+    path = recipes / f"{JOB1}.yaml"
+    before, asked = path.read_bytes(), views(recorded_server)
+    code, out, _ = run(["fetch", JOB1, "-o", str(recipes), "--outputs", "--json"], env=env)
+    assert code == 0 and json.loads(out)["unchanged"] == [str(path)]
+    assert views(recorded_server) == asked and path.read_bytes() == before
+    # a fetch without --outputs keeps what the recipe recorded
+    code, out, _ = run(["fetch", JOB1, "-o", str(recipes), "--json"], env=env)
+    assert code == 0 and json.loads(out)["unchanged"] == [str(path)] and path.read_bytes() == before
+
+
+def test_a_file_the_server_no_longer_has_is_recorded_missing(recorded_server, tmp_path):
+    recorded_server.files.remove("ComfyUI_temp_nagop_00001_.png", type="temp")
+    store = tmp_path / "store"
+    code, _, err = run(["fetch", JOB1, "-o", str(tmp_path / "r"), f"--outputs={store}"], env=env_for(recorded_server))
+    assert code == 0, err
+    artifacts = loads_recipe((tmp_path / "r" / f"{JOB1}.yaml").read_bytes())["artifacts"]
+    assert artifacts[0] == {"node": "5", "key": "images", "index": 0, "filename": "ComfyUI_temp_nagop_00001_.png",
+                            "subfolder": "", "type": "temp", "missing": True}
+    assert artifacts[1]["sha256"] == SAVED_SHA and "missing" not in artifacts[1]
+    assert "1 missing on the server" in err
+    assert [p.name for p in store.iterdir()] == [f"{SAVED_SHA}.png"]
+
+
+def test_diff_outputs_downloads_what_each_side_lacks_and_names_the_cached_run(recorded_server, tmp_path):
+    env = env_for(recorded_server)
+    store = tmp_path / "dl"
+    code, out, err = run(["diff", JOB1, JOB2, f"--outputs={store}", "--json"], env=env)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["identical"] is True
+    assert [p["result"] for p in data["outputs"]["pairs"]] == ["identical", "identical"]
+    assert data["outputs"]["nodes"] == []
+    if recorded_server.dialect == "oss" or data["cached"] is not None:
+        assert data["cached"] == {"a": [], "b": ["1", "2", "3", "4", "5"]}
+    assert sorted(p.name for p in store.iterdir()) == [f"{TEMP_SHA}.png", f"{SAVED_SHA}.png"]
+    code, out, _ = run(["diff", JOB1, JOB2, f"--outputs={store}"], env=env)
+    assert "from cache: a none; b 1, 2, 3, 4, 5" in out
+
+
+def test_diff_without_outputs_of_two_job_ids_compares_file_names_as_before(recorded_server):
+    code, out, _ = run(["diff", JOB1, JOB3, "--json"], env=env_for(recorded_server))
+    data = json.loads(out)
+    assert code == 0 and data["identical"] is False and "pairs" not in data["outputs"]
+    assert len(data["outputs"]["nodes"]) == 2
+
+
+def test_archive_outputs_records_every_job_and_a_second_run_downloads_nothing(recorded_server, tmp_path):
+    env = env_for(recorded_server)
+    folder = tmp_path / "archive"
+    # an earlier archive without outputs: the --outputs run fetches those jobs again for their files
+    assert run(["archive", "-o", str(folder)], env=env)[0] == 0
+    code, out, err = run(["archive", "-o", str(folder), "--outputs", "--json"], env=env)
+    assert code == 0, err
+    assert sorted(Path(p).name for p in json.loads(out)["written"]) == sorted(f"{j}.yaml" for j in (JOB1, JOB2, JOB3))
+    assert sorted(p.name for p in (folder / "outputs").iterdir()) == [f"{TEMP_SHA}.png", f"{SAVED_SHA}.png"]
+    for job_id in (JOB1, JOB2, JOB3):
+        artifacts = loads_recipe((folder / f"{job_id}.yaml").read_bytes())["artifacts"]
+        assert [a["sha256"] for a in artifacts] == [TEMP_SHA, SAVED_SHA]
+    asked = views(recorded_server)
+    code, out, _ = run(["archive", "-o", str(folder), "--outputs", "--json"], env=env)
+    assert code == 0 and json.loads(out)["written"] == [] and len(json.loads(out)["unchanged"]) == 3
+    code, out, _ = run(["archive", "-o", str(folder), "--outputs", "--refresh", "--json"], env=env)
+    assert code == 0 and json.loads(out)["written"] == []
+    assert views(recorded_server) == asked
+
+
+def test_archive_outputs_fails_a_job_whose_download_breaks_and_keeps_the_others(recorded_server, tmp_path):
+    recorded_server.fault(r"/view\?.*success_a_00002_", kind="reset")
+    code, out, err = run(["archive", "-o", str(tmp_path / "a"), "--outputs", "--json"], env=env_for(recorded_server))
+    data = json.loads(out)
+    assert code == 3
+    assert [f["job_id"] for f in data["failed"]] == [JOB3]
+    assert len(data["written"]) == 2 and not (tmp_path / "a" / f"{JOB3}.yaml").exists()
