@@ -409,3 +409,32 @@ def test_archive_outputs_fails_a_job_whose_download_breaks_and_keeps_the_others(
     assert code == 3
     assert [f["job_id"] for f in data["failed"]] == [JOB3]
     assert len(data["written"]) == 2 and not (tmp_path / "a" / f"{JOB3}.yaml").exists()
+
+
+LIVE = OUT / "live"
+
+
+def test_a_blur_sigma_change_recorded_on_real_comfyui_changes_the_preview_by_one_level_but_not_the_saved_pixels(
+        oss_server, tmp_path):
+    """Recorded by hand on ComfyUI 0.33 (tests/data/README.md): sigma 1.5 -> 1.6 moves the blurred preview's red
+    channel from 255 to 254 in every pixel, while the inverted, saved image truncates to the same pixels (its
+    bytes differ only in the embedded prompt). Numbers checked with Pillow's ImageChops outside comfy-replay."""
+    run3, run4 = (json.loads((LIVE / f"run{n}.job.json").read_text(encoding="utf-8")) for n in (3, 4))
+    for detail in (run3, run4):
+        oss_server.add_job(detail)
+    for name in ("success_a_00002_.png", "success_a_00003_.png"):
+        oss_server.files.add(name, (LIVE / "files" / name).read_bytes(), subfolder="outputsuse")
+    for name in ("ComfyUI_temp_ptvqi_00001_.png", "ComfyUI_temp_ptvqi_00002_.png"):
+        oss_server.files.add(name, (LIVE / "files" / name).read_bytes(), type="temp")
+    code, out, err = run(["diff", run3["id"], run4["id"], f"--outputs={tmp_path}", "--json"],
+                         env={"COMFY_SERVER": oss_server.url})
+    assert code == 0, err
+    data = json.loads(out)
+    preview, saved = data["outputs"]["pairs"]
+    assert (preview["node"], preview["result"]) == ("5", "different")
+    assert preview["metrics"]["changed_pixels"] == 256 * 192 and preview["metrics"]["max_diff"] == 1
+    assert preview["metrics"]["psnr"] == pytest.approx(52.902, abs=0.01)
+    assert (saved["node"], saved["result"]) == ("4", "same-pixels")
+    assert data["cached"] == {"a": [], "b": ["1"]}
+    code, out, _ = run(["show", str(LIVE / "run4.job.json")])
+    assert "cached    1 of 5 nodes: 1\n" in out
