@@ -150,8 +150,8 @@ def test_diff_names_the_nodes_a_run_took_from_cache():
     d = diff_jobs(job_from_document(recorded(RUN1)), job_from_document(recorded(RUN2)))
     assert d.cached == ([], ["1", "2", "3", "4", "5"])
     assert to_json(d)["cached"] == {"a": [], "b": ["1", "2", "3", "4", "5"]}
-    assert "from cache: a none; b 1, 2, 3, 4, 5" in render_text(d)
-    assert "| from cache | none | 1, 2, 3, 4, 5 |" in render_markdown(d)
+    assert "from cache: a none; b nodes 1, 2, 3, 4, 5 (taken from ComfyUI's cache, not run again)" in render_text(d)
+    assert "| from cache | none | nodes 1, 2, 3, 4, 5 |" in render_markdown(d)
 
 
 def test_diff_of_runs_that_took_nothing_from_cache_adds_no_cache_line():
@@ -226,9 +226,9 @@ def test_one_changed_pixel_is_reported_with_its_numbers(tmp_path):
     assert pair.metrics["changed_ratio"] == pytest.approx(1 / (32 * 24), abs=1e-8)
     text = render_text(d)
     assert "outputs by content: 0 of 1 file the same" in text
-    assert "9 images[0]: different: 1 pixels changed (0.1302%), max diff 40" in text
+    assert "9 images[0]: different: 1 pixel changed (0.1302%), max diff 40" in text
     md = render_markdown(d)
-    assert "| 9 images[0] | different | `pic_00001_.png` | `pic_00002_.png` | 1 pixels changed" in md
+    assert "| 9 images[0] | different | `pic_00001_.png` | `pic_00002_.png` | 1 pixel changed" in md
 
 
 def test_a_size_change_is_incomparable_and_says_so(tmp_path):
@@ -262,7 +262,8 @@ def test_diff_thresholds_accept_a_small_change_and_still_show_the_numbers(tmp_pa
     pair = json.loads(out)["outputs"]["pairs"][0]
     assert code == 0 and pair["within_tolerance"] is True and pair["metrics"]["changed_pixels"] == 0
     code, out, _ = run(["diff", str(path_a), str(path_b), "--exit-code", "--max-diff-ratio", "0.01"])
-    assert code == 0 and "different: 1 pixels changed" in out and "within tolerance" in out
+    assert code == 0 and "0 of 1 file the same, 1 more within tolerance" in out
+    assert "different: 1 pixel changed" in out and "; within tolerance" in out
 
 
 @pytest.mark.parametrize("option", [["--pixel-threshold", "256"], ["--max-diff-ratio", "1.5"],
@@ -372,7 +373,7 @@ def test_diff_outputs_downloads_what_each_side_lacks_and_names_the_cached_run(re
         assert data["cached"] == {"a": [], "b": ["1", "2", "3", "4", "5"]}
     assert sorted(p.name for p in store.iterdir()) == [f"{TEMP_SHA}.png", f"{SAVED_SHA}.png"]
     code, out, _ = run(["diff", JOB1, JOB2, f"--outputs={store}"], env=env)
-    assert "from cache: a none; b 1, 2, 3, 4, 5" in out
+    assert "from cache: a none; b nodes 1, 2, 3, 4, 5" in out
 
 
 def test_diff_without_outputs_of_two_job_ids_compares_file_names_as_before(recorded_server):
