@@ -390,6 +390,7 @@ def test_archive_outputs_records_every_job_and_a_second_run_downloads_nothing(re
     assert run(["archive", "-o", str(folder)], env=env)[0] == 0
     code, out, err = run(["archive", "-o", str(folder), "--outputs", "--json"], env=env)
     assert code == 0, err
+    assert f"outputs: 6 file(s) recorded in {folder / 'outputs'}\n" in err
     assert sorted(Path(p).name for p in json.loads(out)["written"]) == sorted(f"{j}.yaml" for j in (JOB1, JOB2, JOB3))
     assert sorted(p.name for p in (folder / "outputs").iterdir()) == [f"{TEMP_SHA}.png", f"{SAVED_SHA}.png"]
     for job_id in (JOB1, JOB2, JOB3):
