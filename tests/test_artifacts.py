@@ -279,18 +279,15 @@ def test_diff_refuses_a_tolerance_out_of_range(tmp_path, option):
 KEY = "artifacts-test-key-0123456789"
 FILES = OUT / "files"
 JOB1, JOB2, JOB3 = (recorded(name)["id"] for name in (RUN1, RUN2, RUN3))
+SUCCESS_A = ["--workflow-id", recorded(RUN1)["workflow_id"]]  # the three success_a runs, not the multi_outputs job
 
 
 def serve_recordings(server) -> None:
-    """The three recorded runs of success_a and their files (run 1's bytes are run 3's: fixtures README)."""
-    for name in (RUN1, RUN2, RUN3):
-        server.add_job(recorded(name))
-    image = (FILES / "success_a_00002_.png").read_bytes()
-    preview = (FILES / "ComfyUI_temp_dzllh_00001_.png").read_bytes()
-    server.files.add("success_a_00001_.png", image, subfolder="reftest")
-    server.files.add("success_a_00002_.png", image, subfolder="reftest")
-    server.files.add("ComfyUI_temp_nagop_00001_.png", preview, type="temp")
-    server.files.add("ComfyUI_temp_dzllh_00001_.png", preview, type="temp")
+    """The recorded success_a runs and their files (tests/test_outputs.py), plus the fully cached run 2."""
+    from test_outputs import serve_recordings as serve_runs_1_and_3
+
+    serve_runs_1_and_3(server)
+    server.add_job(recorded(RUN2))
 
 
 @pytest.fixture(params=["oss", "cloud"])
@@ -387,8 +384,8 @@ def test_archive_outputs_records_every_job_and_a_second_run_downloads_nothing(re
     env = env_for(recorded_server)
     folder = tmp_path / "archive"
     # an earlier archive without outputs: the --outputs run fetches those jobs again for their files
-    assert run(["archive", "-o", str(folder)], env=env)[0] == 0
-    code, out, err = run(["archive", "-o", str(folder), "--outputs", "--json"], env=env)
+    assert run(["archive", "-o", str(folder), *SUCCESS_A], env=env)[0] == 0
+    code, out, err = run(["archive", "-o", str(folder), "--outputs", "--json", *SUCCESS_A], env=env)
     assert code == 0, err
     assert f"outputs: 6 file(s) recorded in {folder / 'outputs'}\n" in err
     assert sorted(Path(p).name for p in json.loads(out)["written"]) == sorted(f"{j}.yaml" for j in (JOB1, JOB2, JOB3))
@@ -397,16 +394,17 @@ def test_archive_outputs_records_every_job_and_a_second_run_downloads_nothing(re
         artifacts = loads_recipe((folder / f"{job_id}.yaml").read_bytes())["artifacts"]
         assert [a["sha256"] for a in artifacts] == [TEMP_SHA, SAVED_SHA]
     asked = views(recorded_server)
-    code, out, _ = run(["archive", "-o", str(folder), "--outputs", "--json"], env=env)
+    code, out, _ = run(["archive", "-o", str(folder), "--outputs", "--json", *SUCCESS_A], env=env)
     assert code == 0 and json.loads(out)["written"] == [] and len(json.loads(out)["unchanged"]) == 3
-    code, out, _ = run(["archive", "-o", str(folder), "--outputs", "--refresh", "--json"], env=env)
+    code, out, _ = run(["archive", "-o", str(folder), "--outputs", "--refresh", "--json", *SUCCESS_A], env=env)
     assert code == 0 and json.loads(out)["written"] == []
     assert views(recorded_server) == asked
 
 
 def test_archive_outputs_fails_a_job_whose_download_breaks_and_keeps_the_others(recorded_server, tmp_path):
     recorded_server.fault(r"/view\?.*success_a_00002_", kind="reset")
-    code, out, err = run(["archive", "-o", str(tmp_path / "a"), "--outputs", "--json"], env=env_for(recorded_server))
+    code, out, err = run(["archive", "-o", str(tmp_path / "a"), "--outputs", "--json", *SUCCESS_A],
+                         env=env_for(recorded_server))
     data = json.loads(out)
     assert code == 3
     assert [f["job_id"] for f in data["failed"]] == [JOB3]
