@@ -38,7 +38,7 @@ CLOUD_SERVER = "https://cloud.comfy.org"
 LOCAL_SERVER = "http://127.0.0.1:8188"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CLOUD_PAGE_MAX = 1000
-VIEW_CHUNK = 1 << 16
+VIEW_CHUNK = 1 << 18
 MAX_REDIRECTS = 5
 
 

@@ -32,6 +32,9 @@ from fakecomfy_http import (
     ThreadedServer,
     json_response,
     phrase,
+    serve_in_thread,
+    stop_serving,
+    take_fault,
     text_response,
 )
 from fakecomfy_jobs import (
@@ -181,20 +184,13 @@ class FakeComfy:
         self._stopping.clear()
         if self.dialect == "cloud":
             self.storage = Storage(self.files).start()
-        self._httpd = ThreadedServer(("127.0.0.1", port), self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name=f"fakecomfy-{self.dialect}", daemon=True)
-        self._thread.start()
+        self._httpd, self._thread = serve_in_thread(self, port, f"fakecomfy-{self.dialect}")
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket; requests still sleeping in a delay are woken up."""
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._httpd, self._thread)
         if self.storage is not None:
             self.storage.stop()
         self._httpd = None
@@ -690,14 +686,7 @@ class FakeComfy:
         with self._lock:
             self.requests.append(Logged(method, target, dict(headers)))
             self.hits[urlsplit(target).path] += 1
-            for fault in self.faults:
-                if fault.matches(method, target):
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                        if fault.remaining <= 0:
-                            self.faults.remove(fault)
-                    return fault
-        return None
+            return take_fault(self.faults, method, target)
 
     def pause(self, seconds: float) -> None:
         """Sleep `seconds`, waking up early when the server stops."""

@@ -25,7 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from fakecomfy_http import Fault, Logged, Response, ThreadedServer, json_response
+from fakecomfy_http import (
+    Fault,
+    Logged,
+    Response,
+    ThreadedServer,
+    json_response,
+    serve_in_thread,
+    stop_serving,
+    take_fault,
+)
 from fakecomfy_jobs import JsonDict, is_link
 
 OSS_TYPES = ("output", "input", "temp")
@@ -114,19 +123,12 @@ class Storage:
         self._thread: threading.Thread | None = None
 
     def start(self) -> Storage:
-        self._httpd = ThreadedServer(("127.0.0.1", 0), self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name="fakecomfy-storage", daemon=True)
-        self._thread.start()
+        self._httpd, self._thread = serve_in_thread(self, 0, "fakecomfy-storage")
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._httpd, self._thread)
         self._httpd = None
 
     @property
@@ -154,14 +156,7 @@ class Storage:
     def record(self, method: str, target: str, headers: Mapping[str, str]) -> Fault | None:
         with self._lock:
             self.requests.append(Logged(method, target, dict(headers)))
-            for fault in self.faults:
-                if fault.matches(method, target):
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                        if fault.remaining <= 0:
-                            self.faults.remove(fault)
-                    return fault
-        return None
+            return take_fault(self.faults, method, target)
 
     def respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
         parts = urlsplit(target).path.split("/")
