@@ -438,3 +438,16 @@ def test_a_blur_sigma_change_recorded_on_real_comfyui_changes_the_preview_by_one
     assert data["cached"] == {"a": [], "b": ["1"]}
     code, out, _ = run(["show", str(LIVE / "run4.job.json")])
     assert "cached    1 of 5 nodes: 1\n" in out
+
+
+@pytest.mark.parametrize("command", [["fetch", JOB1, "-o", "r"], ["archive", "-o", "r"], ["diff", JOB1, JOB3]])
+def test_an_outputs_folder_that_is_a_file_exits_2_and_writes_nothing(recorded_server, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken").write_bytes(b"not a folder")
+    code, out, err = run([*command, "--outputs=taken"], env=env_for(recorded_server))
+    assert code == 2 and out == ""
+    assert err.endswith("\ncomfy-replay: error: --outputs taken: exists and is not a folder\n") or \
+        err == "comfy-replay: error: --outputs taken: exists and is not a folder\n"
+    assert err.count("error") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    assert views(recorded_server) == 0
