@@ -17,6 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -225,9 +226,11 @@ class _Run:
     """One run: fetching threads, the work and results queues, and the count of jobs being written."""
 
     def __init__(self, client: Client, folder: Path, job_ids: Sequence[str], api_key: str | None,
-                 helpers: _Helpers | None, store: OutputStore | None = None) -> None:
+                 helpers: _Helpers | None, store: OutputStore | None = None,
+                 downloads: Executor | None = None) -> None:
         self.client = client
         self.store = store
+        self.downloads = downloads
         self.folder = str(folder)
         self.api_key = api_key
         self.process = helpers.archive_detail if helpers else _archive_detail
@@ -276,7 +279,8 @@ class _Run:
         outputs = detail.get("outputs")
         target = os.path.join(self.folder, f"{job_id}.yaml")
         known = (recorded_artifacts(target, job_id) or []) if os.path.exists(target) else []
-        artifacts = download_outputs(self.client, outputs if isinstance(outputs, dict) else {}, self.store, known=known)
+        artifacts = download_outputs(self.client, outputs if isinstance(outputs, dict) else {}, self.store,
+                                     executor=self.downloads, known=known)
         with self.lock:
             self.files += len(artifacts)
             self.missing += sum(1 for a in artifacts if a.get("missing"))
@@ -360,10 +364,15 @@ def _run(client: Client, folder: Path, job_ids: list[str], api_key: str | None, 
          concurrency: int, stop: threading.Event, result: ArchiveResult,
          on_progress: Callable[[Progress], None] | None, store: OutputStore | None = None) -> bool:
     """Fetch and archive `job_ids`, counting each into `result`; return True when `stop` cut the run short."""
-    run = _Run(client, folder, job_ids, api_key, pool, store)
+    # With outputs, one pool of download threads beside the fetching threads: a job's files download in parallel
+    # (its worker thread takes one, the pool the others) over the client's one connection pool.
+    downloads = ThreadPoolExecutor(concurrency, thread_name_prefix="archive-outputs") if store is not None else None
+    run = _Run(client, folder, job_ids, api_key, pool, store, downloads)
     try:
         return _follow(run, job_ids, concurrency, stop, result, on_progress)
     finally:
+        if downloads is not None:
+            downloads.shutdown(wait=False, cancel_futures=True)
         if store is not None:
             result.outputs_dir = str(store.root)
             result.output_files, result.missing_files = run.files, run.missing
