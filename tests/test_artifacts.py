@@ -451,3 +451,14 @@ def test_an_outputs_folder_that_is_a_file_exits_2_and_writes_nothing(recorded_se
     assert err.count("error") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
     assert views(recorded_server) == 0
+
+
+def test_textconv_shows_one_line_per_artifact_so_git_diff_sees_a_changed_picture(tmp_path):
+    from replay.gitdiff import render_textconv
+
+    job = job_from_recipe(loads_recipe((OUT / "prompt_with_artifacts.recipe.yaml").read_bytes()))
+    text = render_textconv(job)
+    assert "\n# artifacts\n" in text
+    assert ("artifact 10 images[0]: sha256 268ea954b6c68142 pixels 41c4adfa84c6f156 image/png 256x192 "
+            "(success_a_00002_.png)\n") in text
+    assert "artifact 10 images[1]: missing on the server (gone_00001_.png)\n" in text
