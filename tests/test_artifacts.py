@@ -366,8 +366,7 @@ def test_diff_outputs_downloads_what_each_side_lacks_and_names_the_cached_run(re
     assert data["identical"] is True
     assert [p["result"] for p in data["outputs"]["pairs"]] == ["identical", "identical"]
     assert data["outputs"]["nodes"] == []
-    if recorded_server.dialect == "oss" or data["cached"] is not None:
-        assert data["cached"] == {"a": [], "b": ["1", "2", "3", "4", "5"]}
+    assert data["cached"] == {"a": [], "b": ["1", "2", "3", "4", "5"]}
     assert sorted(p.name for p in store.iterdir()) == [f"{TEMP_SHA}.png", f"{SAVED_SHA}.png"]
     code, out, _ = run(["diff", JOB1, JOB2, f"--outputs={store}"], env=env)
     assert "from cache: a none; b nodes 1, 2, 3, 4, 5" in out
@@ -462,3 +461,11 @@ def test_textconv_shows_one_line_per_artifact_so_git_diff_sees_a_changed_picture
     assert ("artifact 10 images[0]: sha256 268ea954b6c68142 pixels 41c4adfa84c6f156 image/png 256x192 "
             "(success_a_00002_.png)\n") in text
     assert "artifact 10 images[1]: missing on the server (gone_00001_.png)\n" in text
+
+
+def test_diff_notes_when_only_one_side_has_artifacts(tmp_path):
+    path_a, _ = _recipe_pair(tmp_path, _png(tmp_path / "a.png"), _png(tmp_path / "b.png"))
+    code, out, err = run(["diff", str(path_a), str(OUT / RUN1)])
+    assert code == 0 and "outputs by content" not in out
+    assert err == ("note: B has no artifacts, so output files are compared by name; add --outputs to download its "
+                   "files and compare them by content\n")
