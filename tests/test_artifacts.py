@@ -469,3 +469,17 @@ def test_diff_notes_when_only_one_side_has_artifacts(tmp_path):
     assert code == 0 and "outputs by content" not in out
     assert err == ("note: B has no artifacts, so output files are compared by name; add --outputs to download its "
                    "files and compare them by content\n")
+
+
+def test_fetch_outputs_downloads_only_from_the_server_a_job_came_from(recorded_server, tmp_path):
+    env = env_for(recorded_server)
+    # a job file names no server: another server may hold other files under the same names
+    code, _, err = run(["fetch", str(OUT / RUN1), "-o", str(tmp_path / "r"), "--outputs"], env=env)
+    assert code == 0 and views(recorded_server) == 0
+    assert f"{JOB1}: outputs not downloaded, it names no server it came from (fetch it by id from there)" in err
+    assert "artifacts" not in loads_recipe((tmp_path / "r" / f"{JOB1}.yaml").read_bytes())
+    # a recipe fetched by id from this server: its files come from here
+    assert run(["fetch", JOB1, "-o", str(tmp_path / "s")], env=env)[0] == 0
+    code, _, err = run(["fetch", str(tmp_path / "s" / f"{JOB1}.yaml"), "-o", str(tmp_path / "t"), "--outputs"], env=env)
+    assert code == 0, err
+    assert len(loads_recipe((tmp_path / "t" / f"{JOB1}.yaml").read_bytes())["artifacts"]) == 2
