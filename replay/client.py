@@ -421,7 +421,8 @@ class Client:
         return body
 
     def view(self, filename: str, subfolder: str, type: str, dest: BinaryIO) -> ViewResponse:
-        """GET /api/view?filename=&subfolder=&type= (never `preview=`), the file streamed into `dest`.
+        """GET /api/view?filename=&subfolder=&type= (never `preview=`), the file streamed into `dest` (a seekable
+        binary file).
 
         A redirect (Comfy Cloud sends one to signed storage) is followed by hand: to another origin with a
         session that carries no credentials at all (requests would keep a custom X-API-Key header). The byte

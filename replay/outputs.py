@@ -30,8 +30,10 @@ ARTIFACT_KEYS = ("node", "key", "index", "filename", "subfolder", "type", "sha25
                  "width", "height", "frames", "pixels", "missing")
 RESULTS = ("identical", "same-pixels", "different", "incomparable", "missing")
 DOWNLOAD_THREADS = 8
-# Decoding is CPU work: more at once than there are cores only adds memory (one decoded image each).
-_DECODING = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+# Decoding is CPU work: more at once than there are cores only adds memory. A few long-lived threads do all of
+# it, so the large buffers of decoded images are reused in their few malloc arenas instead of being left behind
+# in the arena of every download thread (which grew the peak RSS by half in bench/outputs.py).
+_DECODER = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="replay-decode")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _EXTENSION = re.compile(r"\.[a-z0-9]{1,10}")
 _TEMP_PREFIX = ".download-"
@@ -150,8 +152,7 @@ def describe_file(path: Path, filename: str, *, sha256: str | None = None) -> Ar
         sha256 = digest.hexdigest()
     described: Artifact = {"sha256": sha256, "size": path.stat().st_size}
     try:
-        with _DECODING:
-            info = images.inspect_image(path)
+        info = _DECODER.submit(images.inspect_image, path).result()
     except DecodeError:
         guessed = mimetypes.guess_type(PurePosixPath(filename.replace("\\", "/")).name, strict=False)[0]
         described["media_type"] = guessed or "application/octet-stream"
@@ -347,7 +348,8 @@ def compare_artifacts(
     without metrics, or incomparable with why. Missing on one side, or a 404 when downloading: `missing`.
     """
     def key(artifact: Mapping[str, Any]) -> tuple[str, str, int]:
-        return str(artifact.get("node")), str(artifact.get("key")), int(artifact.get("index") or 0)
+        index = artifact.get("index")
+        return str(artifact.get("node")), str(artifact.get("key")), index if isinstance(index, int) else 0
 
     by_key_b = {key(artifact): artifact for artifact in b}
     pairs: list[OutputPair] = []

@@ -22,6 +22,7 @@ import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,6 +71,18 @@ class OutputFiles:
     def get(self, type: str, subfolder: str, filename: str) -> Stored | None:
         with self.lock:
             return self.files.get((type, subfolder, filename))
+
+
+def add_output_folder(files: OutputFiles, folder: Path) -> int:
+    """Serve every file below `folder` as `<type>/<subfolder...>/<name>` (e.g. `output/reftest/x.png`); return
+    how many."""
+    count = 0
+    for path in sorted(folder.rglob("*")):
+        parts = path.relative_to(folder).parts
+        if path.is_file() and len(parts) >= 2:
+            files.add(parts[-1], path.read_bytes(), subfolder="/".join(parts[1:-1]), type=parts[0])
+            count += 1
+    return count
 
 
 def _file_response(stored: Stored, filename: str) -> Response:
