@@ -51,20 +51,21 @@ threading.Event().wait()
 """
 
 OURS = """
-import io, json, resource, sys, time
+import io, json, sys, time
 from replay.cli import main
 
-def rss_kb():
+def status_kb(field):
+    # VmHWM, not getrusage's ru_maxrss: that one keeps the peak of the forked copy of the parent across exec
     with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
 
-before = rss_kb()
+before = status_kb("VmRSS")
 out, err = io.StringIO(), io.StringIO()
 start = time.perf_counter()
 code = main(["archive", "-o", sys.argv[2], "--outputs", "--json"], stdout=out, stderr=err,
             env={"COMFY_SERVER": sys.argv[1]})
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status_kb("VmHWM")
 print(json.dumps({"code": code, "seconds": seconds, "before_kb": before, "peak_kb": peak,
                   "written": len(json.loads(out.getvalue())["written"]), "summary": err.getvalue()}))
 """
