@@ -70,7 +70,7 @@ def test_recipe_writes_artifacts_after_ui_workflow_in_the_documented_key_order()
         "2": {"class_type": "EmptyImage", "inputs": {"width": 256, "height": 192}},
     }, repro={"mode": "full"})
     job.artifacts = [
-        {"pixels": "41c4adfa84c6f1568deb932526fa92ac5f374b2beb4e85be120ed8257893aa67", "frames": 1, "height": 192,
+        {"pixels": "0c2482bd00aa697586fc3dab8a2b6e7cdf05610ebd4061c953e64bb906c7fb2b", "frames": 1, "height": 192,
          "width": 256, "media_type": "image/png", "size": 3338, "sha256": SAVED_SHA, "type": "output",
          "subfolder": "reftest", "filename": "success_a_00002_.png", "index": 0, "key": "images", "node": "10"},
         {"missing": True, "type": "temp", "subfolder": "", "filename": "gone_00001_.png", "index": 1,
@@ -458,7 +458,7 @@ def test_textconv_shows_one_line_per_artifact_so_git_diff_sees_a_changed_picture
     job = job_from_recipe(loads_recipe((OUT / "prompt_with_artifacts.recipe.yaml").read_bytes()))
     text = render_textconv(job)
     assert "\n# artifacts\n" in text
-    assert ("artifact 10 images[0]: sha256 268ea954b6c68142 pixels 41c4adfa84c6f156 image/png 256x192 "
+    assert ("artifact 10 images[0]: sha256 268ea954b6c68142 pixels 0c2482bd00aa6975 image/png 256x192 "
             "(success_a_00002_.png)\n") in text
     assert "artifact 10 images[1]: missing on the server (gone_00001_.png)\n" in text
 
