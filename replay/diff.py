@@ -186,6 +186,8 @@ class JobDiff:
     """Outputs compared by content (SPEC §7) when both sides have artifacts; None otherwise."""
     cached: tuple[list[str] | None, list[str] | None] | None = None
     """The nodes each side took from ComfyUI's cache (None for a side that does not say); None for non-runs."""
+    stores: tuple[OutputStore | None, OutputStore | None] = field(default=(None, None), compare=False, repr=False)
+    """Where a's and b's output files are (for renderers that show them, e.g. an HTML report); not in `to_json`."""
 
     @property
     def identical(self) -> bool:
@@ -788,6 +790,7 @@ def diff_jobs(
         assert a.ui_workflow is not None and b.ui_workflow is not None
         nodes, titles, graph, subgraphs = _diff_ui(a.ui_workflow, b.ui_workflow, tolerance, ignore, include_layout)
     outputs = status = error = pairs = cached = None
+    store_a, store_b = (list(stores) + [None, None])[:2]
     if a.status is not None and b.status is not None:
         outputs = _diff_outputs(a, b, tolerance)
         status = (a.status, b.status) if a.status != b.status else None
@@ -803,6 +806,7 @@ def diff_jobs(
     return JobDiff(
         compared=compared, a=_side(a), b=_side(b), nodes=nodes, titles=titles, graph=graph,
         subgraphs=subgraphs, outputs=outputs, status=status, error=error, pairs=pairs, cached=cached,
+        stores=(store_a, store_b),
     )
 
 

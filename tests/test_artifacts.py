@@ -170,7 +170,7 @@ def test_runs_1_and_3_are_identical_by_content_although_their_file_names_differ(
     assert not diff_jobs(a, b).identical
     a.artifacts, b.artifacts = run_artifacts(recorded(RUN1), store), run_artifacts(recorded(RUN3), store)
     d = diff_jobs(a, b, stores=(store, store))
-    assert d.identical
+    assert d.identical and d.stores == (store, store)
     assert [(p.node, p.key, p.index, p.result) for p in d.pairs] == [("5", "images", 0, "identical"),
                                                                      ("4", "images", 0, "identical")]
     assert d.outputs is not None and d.outputs.nodes == ()
