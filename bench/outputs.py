@@ -4,7 +4,8 @@ Run as `python bench/outputs.py`.
 (a) Two 2048x2048 RGB PNGs (smooth content plus noise, saved at ComfyUI's compress level 4, the second with a
     changed region). Baseline: decode both with Pillow (`Image.open(...).load()`). comfy-replay:
     `compare_images` (decode both, hash the pixels of both, every metric). Best of 5 each, interleaved.
-    Target (issue 9): at most 1.5x the baseline.
+    Target (issue 9): at most 1.5x the baseline, judged on the CPU time of the process (all threads): on a shared
+    machine wall time swings with other load; the wall ratio is printed too.
 (b) A local fake ComfyUI (tests/fakecomfy.py in its own process, OSS dialect) that answers every request after
     20 ms serves 200 jobs x 2 distinct PNGs of 1 MB. Baseline: one `requests.Session`, GET /api/view of each file
     and write it to disk, one at a time. comfy-replay: `download_outputs` for each job, 16 jobs at a time on one
@@ -14,18 +15,23 @@ Run as `python bench/outputs.py`.
 
 from __future__ import annotations
 
-import json
-import subprocess
+import os
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-import requests
-from PIL import Image, ImageChops
+# Run as a script, this folder comes first on sys.path, and bench/bisect.py would hide the standard `bisect`
+# that `random` (imported by `tempfile`) needs: drop the folder before importing anything else.
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != os.path.dirname(os.path.realpath(__file__))]
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import requests  # noqa: E402
+from PIL import Image, ImageChops  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 JOBS, FILES_PER_JOB, FILE_BYTES, DELAY = 200, 2, 1 << 20, 0.02
 ROUNDS = 5
 
@@ -89,14 +95,14 @@ jobs = json.loads(sys.argv[2])
 before = status_kb("VmRSS")
 with tempfile.TemporaryDirectory() as folder, Client(sys.argv[1], pool_size=32) as client:
     store = OutputStore(folder)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(16) as pool:
         futures = [pool.submit(download_outputs, client, outputs, store, executor=pool) for outputs in jobs]
         artifacts = [artifact for future in futures for artifact in future.result()]
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     stored = sum(1 for _ in store.root.iterdir())
 peak = status_kb("VmHWM")
-print(json.dumps({"seconds": seconds, "before_kb": before, "peak_kb": peak, "stored": stored,
+print(json.dumps({"seconds": seconds, "cpu": cpu, "before_kb": before, "peak_kb": peak, "stored": stored,
                   "decoded": sum(1 for a in artifacts if a.get("pixels"))}))
 """
 
@@ -116,22 +122,24 @@ def make_images(folder: Path) -> tuple[Path, Path]:
     return path_a, path_b
 
 
-def decode_both(path_a: Path, path_b: Path) -> float:
-    start = time.perf_counter()
+def decode_both(path_a: Path, path_b: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) to decode both files with Pillow."""
+    start, cpu = time.perf_counter(), time.process_time()
     for path in (path_a, path_b):
         with Image.open(path) as image:
             image.load()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def compare_both(path_a: Path, path_b: Path) -> float:
+def compare_both(path_a: Path, path_b: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process, every thread) of compare_images on the two files."""
     from replay.outputs import Thresholds, compare_images
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result, metrics, _ = compare_images(path_a, path_b, Thresholds())
-    seconds = time.perf_counter() - start
+    wall, used = time.perf_counter() - start, time.process_time() - cpu
     assert result == "different" and metrics is not None and metrics["changed_pixels"] > 0, (result, metrics)
-    return seconds
+    return wall, used
 
 
 def bench_compare() -> bool:
@@ -143,12 +151,16 @@ def bench_compare() -> bool:
         for _ in range(ROUNDS):
             base.append(decode_both(path_a, path_b))
             ours.append(compare_both(path_a, path_b))
-    ratio = min(ours) / min(base)
-    print(f"(a) two 2048x2048 RGB PNGs ({sizes}), best of {ROUNDS}")
-    print(f"    Pillow decode of both:          {min(base) * 1000:7.1f} ms")
-    print(f"    compare_images (decode, hash, metrics): {min(ours) * 1000:7.1f} ms")
-    print(f"    ratio: {ratio:.2f}x (target <= 1.5x)")
-    return ratio <= 1.5
+    wall = min(t for t, _ in ours) / min(t for t, _ in base)
+    cpu = min(c for _, c in ours) / min(c for _, c in base)
+    print(f"(a) two 2048x2048 RGB PNGs ({sizes}), best of {ROUNDS}; wall time and CPU time of this process")
+    print(f"    Pillow decode of both:                  {min(t for t, _ in base) * 1000:7.1f} ms wall "
+          f"{min(c for _, c in base) * 1000:7.1f} ms CPU")
+    print(f"    compare_images (decode, hash, metrics): {min(t for t, _ in ours) * 1000:7.1f} ms wall "
+          f"{min(c for _, c in ours) * 1000:7.1f} ms CPU")
+    print(f"    ratio: {wall:.2f}x wall, {cpu:.2f}x CPU (target <= 1.5x; judged on CPU time, which other work on a "
+          "shared machine does not inflate; A and B are decoded in parallel, which only wall time shows)")
+    return cpu <= 1.5
 
 
 def bench_download() -> bool:
@@ -182,7 +194,8 @@ def bench_download() -> bool:
     print(f"(b) {JOBS} jobs x {FILES_PER_JOB} PNGs of {size / 1e6:.2f} MB, {DELAY * 1000:.0f} ms per answer")
     print(f"    sequential requests loop:      {t_base:6.2f} s ({t_base / files * 1000:5.1f} ms per file)")
     print(f"    download_outputs, shared pool: {ours['seconds']:6.2f} s ({ours['seconds'] / files * 1000:5.1f} ms "
-          "per file, 16 jobs at a time; streamed, hashed, decoded, stored)")
+          f"per file, 16 jobs at a time; streamed, hashed, decoded, stored; {ours['cpu'] / files * 1000:.1f} ms CPU "
+          "per file)")
     print(f"    speed-up: {ratio:.1f}x (target >= 5x); peak RSS growth {growth_mb:.1f} MB (target < 100 MB)")
     return ratio >= 5 and growth_mb < 100
 

@@ -7,6 +7,12 @@ the first input of a matching type, into and out of subgraphs (inner nodes get p
 ``"12:5"``), and ``PrimitiveNode`` values are written into the inputs they feed. Muted nodes
 (mode 2) and notes are dropped, and so is every input that links to a node not in the result.
 
+Inner node ids that collide with ids already used are renumbered as the frontend does on load;
+instances nested in a subgraph are expanded whatever their mode. Widgets that frontend extensions
+add beyond the definitions come from one table, `FRONTEND_WIDGETS`. When the definitions were saved
+with sorted keys, the order of each dynamic-combo option's inputs is inferred from the values
+(`_fit_order`). docs/convert.md lists what the converter knows and refuses.
+
 ``widgets_values`` given as an object (some custom nodes save ``{name: value}``) is read by widget
 name instead of by position. Values the frontend would have created but the file lacks (a workflow
 saved before an input was added) take the definition's default, and each such node is noted.
@@ -15,18 +21,50 @@ saved before an input was added) take the definition's default, and each such no
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Any, NamedTuple
 
 from replay.errors import InputError
-from replay.nodedefs import CONTROL_MODES, InputDef, NodeDef, NodeDefs, types_match
-from replay.workflow import is_link, natural_key
+from replay.nodedefs import CONTROL_MODES, UPLOAD_FLAGS, InputDef, NodeDef, NodeDefs, types_match
+from replay.workflow import natural_key
 
 PRIMITIVE = "PrimitiveNode"
 REROUTE = "Reroute"
 NOTES = frozenset({"Note", "MarkdownNote"})
 FRONTEND_ONLY = NOTES | {PRIMITIVE, REROUTE}
 MUTED, BYPASSED = 2, 4
+
+
+@dataclass(frozen=True)
+class FrontendWidgets:
+    """Widgets that a frontend extension adds to a node class, beyond what its definition lists.
+
+    Each takes one ``widgets_values`` slot and is submitted under its name, like a definition's
+    widget. ``after`` is the definition input they follow (None: after the last one); ``grow``
+    names a list that takes every value left (``option{}`` → ``option1``, ``option2``, …);
+    ``replaces_upload`` says the extension's buttons stand in for the generic upload button.
+    """
+
+    after: str | None
+    names: tuple[str, ...] = ()
+    grow: str | None = None
+    replaces_upload: bool = False
+
+
+# What the frontend's per-class extensions add (ComfyUI_frontend 1.49, `src/extensions/core/`):
+# the custom combo's index and growing option list (`customCombo`), the 3D loader's buttons and
+# the 3D viewers' preview image (`load3d`). Everything else follows from the definitions.
+FRONTEND_WIDGETS: Mapping[str, FrontendWidgets] = {
+    "CustomCombo": FrontendWidgets(after="choice", names=("index",), grow="option{}"),
+    "Load3D": FrontendWidgets(
+        after="model_file",
+        names=("upload 3d model", "upload extra resources", "clear"),
+        replaces_upload=True,
+    ),
+    "Preview3D": FrontendWidgets(after=None, names=("image",)),
+    "SaveGLB": FrontendWidgets(after=None, names=("image",)),
+}
 
 
 @dataclass
@@ -46,10 +84,11 @@ class _Value:
     """A resolved input that is a value (a PrimitiveNode's or a promoted widget's), not a link."""
 
     value: Any
+    primitive: bool = False
+    """True for a PrimitiveNode's value: the frontend writes it into plain widgets only."""
 
 
-@dataclass(frozen=True)
-class _Link:
+class _Link(NamedTuple):
     origin: str
     origin_slot: int
     target: str
@@ -103,14 +142,19 @@ class _Converter:
         self.defs = defs
         definitions = ui.get("definitions")
         subgraphs = definitions.get("subgraphs") if isinstance(definitions, Mapping) else None
+        self.root = _Scope(_read_graph(ui))
         self.subgraphs: dict[str, _Graph] = {}
+        used = {int(k) for k in self.root.graph.nodes if k.isdecimal()}
+        last = _last_node_id(ui, used)
         for raw in subgraphs if isinstance(subgraphs, list) else []:
             if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
-                self.subgraphs[raw["id"]] = _read_graph(raw)
-        self.root = _Scope(_read_graph(ui))
+                graph = _read_graph(raw)
+                last = _dedupe_node_ids(graph, used, last)
+                self.subgraphs[raw["id"]] = graph
         self.notes: list[str] = []
         self.unknown: dict[str, list[str]] = {}
         self._widget_cache: dict[int, dict[str, Any]] = {}
+        self._slots_cache: dict[int, list[tuple[str, str, Any]]] = {}
 
     # -- walking the graph ---------------------------------------------------------------------
 
@@ -127,11 +171,12 @@ class _Converter:
             )
         prompt: dict[str, Any] = {}
         for scope, node in executable:
-            node_id = scope.exec_id(_key(node.get("id")))
+            node_id = scope.exec_id(str(node.get("id")))
             prompt[node_id] = self._emit(scope, node, node_id)
         for node_id, entry in prompt.items():
             inputs = entry["inputs"]
-            for name in [n for n, v in inputs.items() if is_link(v) and v[0] not in prompt]:
+            # Every list among the inputs is a link: list values were wrapped in ``__value__``.
+            for name in [n for n, v in inputs.items() if type(v) is list and v[0] not in prompt]:
                 del inputs[name]
                 self.notes.append(
                     f"node {node_id}: input {name!r} linked a node that is muted or missing; dropped"
@@ -145,7 +190,10 @@ class _Converter:
             kind = node.get("type")
             mode = node.get("mode", 0)
             if kind in self.subgraphs:
-                if mode in (MUTED, BYPASSED):
+                # Only the root graph's muted and bypassed instances are left out: the frontend
+                # collects the nodes inside a nested instance whatever that instance's mode (a
+                # bypassed one still passes its inputs through to its consumers).
+                if mode in (MUTED, BYPASSED) and not scope.path:
                     continue
                 if kind in seen:
                     raise InputError(f"subgraph {kind} contains itself (node {scope.exec_id(node_id)})")
@@ -164,12 +212,12 @@ class _Converter:
     def _emit(self, scope: _Scope, node: dict[str, Any], node_id: str) -> dict[str, Any]:
         kind: str = node["type"]
         definition = self.defs.get(kind)
-        inputs: dict[str, Any] = {}
         if definition is not None:
-            for name, value in self._widget_values(node, definition, node_id).items():
-                inputs[name] = _wrap(value)
-        elif isinstance(node.get("widgets_values"), Mapping):
-            inputs.update((k, _wrap(v)) for k, v in node["widgets_values"].items())
+            named = self._widget_values(node, definition, node_id)
+        else:
+            stored = node.get("widgets_values")
+            named = stored if isinstance(stored, dict) else {}
+        inputs = {k: {"__value__": v} if type(v) is list else v for k, v in named.items()}
         for slot in _inputs(node):
             if slot.get("link") is None or not isinstance(slot.get("name"), str):
                 continue
@@ -192,26 +240,33 @@ class _Converter:
             return cached
         raw = node.get("widgets_values")
         values: dict[str, Any] = {}
-        if isinstance(raw, Mapping):
+        extension = FRONTEND_WIDGETS.get(definition.name)
+        if isinstance(raw, dict):  # dict, not Mapping: the ABC check is slow and JSON gives dicts
             reader: _PositionalValues | _NamedValues = _NamedValues(raw)
-            reader.fill(definition.inputs, values)
+            reader.fill(definition.inputs, values, extension)
         else:
             stored = raw if isinstance(raw, list) else []
-            reader = _PositionalValues(stored)
-            reader.fill(definition.inputs, values)
+            usual = None if self.defs.nested_order_known else self.defs.usual_positions()
+            reader = _PositionalValues(stored, usual_positions=usual)
+            reader.fill(definition.inputs, values, extension)
             named = node.get("widgets_values_named")
-            if (reader.missing or reader.position < len(stored)) and isinstance(named, Mapping):
+            if (reader.missing or reader.position < len(stored)) and isinstance(named, dict):
                 # The stored values do not fit this definition (a file from another ComfyUI
                 # version); the frontend's by-name copy of the same values is the safer reading.
                 by_name: dict[str, Any] = {}
                 reader = _NamedValues(named)
-                reader.fill(definition.inputs, by_name)
+                reader.fill(definition.inputs, by_name, extension)
                 if by_name != values:
                     self.notes.append(
                         f"node {node_id} ({definition.name}): widgets_values do not fit the definition; "
                         "read widgets_values_named instead"
                     )
                 values = by_name
+        if isinstance(reader, _PositionalValues) and reader.inferred:
+            self.notes.append(
+                f"node {node_id} ({definition.name}): the definitions were saved with sorted keys; the order of "
+                f"the inputs of {', '.join(reader.inferred)} was inferred from the stored values"
+            )
         if reader.missing:
             self.notes.append(
                 f"node {node_id} ({definition.name}): no stored value for {', '.join(reader.missing)}; "
@@ -225,7 +280,7 @@ class _Converter:
     def _resolve_link(
         self, scope: _Scope, link_id: Any, want: str, visited: set[tuple[Any, ...]]
     ) -> Resolved:
-        link = scope.graph.links.get(_key(link_id))
+        link = scope.graph.links.get(str(link_id))
         if link is None:
             self.notes.append(
                 f"link {link_id} in {'/'.join(scope.path) or 'the root graph'} does not exist; input left unlinked"
@@ -241,25 +296,26 @@ class _Converter:
     def _resolve_output(
         self, scope: _Scope, node: dict[str, Any], slot: int, want: str, visited: set[tuple[Any, ...]]
     ) -> Resolved:
-        node_id = _key(node.get("id"))
+        node_id = str(node.get("id"))
+        kind = node.get("type")
+        bypassed = node.get("mode", 0) == BYPASSED
+        if not bypassed and kind not in self.subgraphs and kind not in FRONTEND_ONLY:
+            return scope.exec_id(node_id), slot  # a node that runs: the end of the way
         mark = (scope.path, node_id, "out", slot)
         if mark in visited:
             raise InputError(f"links loop through node {scope.exec_id(node_id)}")
         visited.add(mark)
-        kind = node.get("type")
-        if node.get("mode", 0) == BYPASSED:
+        if bypassed:
             return self._resolve_bypass(scope, node, slot, want, visited)
         if kind in self.subgraphs:
             return self._resolve_instance_output(scope, node, slot, want, visited)
         if kind == PRIMITIVE:
             stored = node.get("widgets_values")
-            return _Value(stored[0]) if isinstance(stored, list) and stored else None
-        if kind in FRONTEND_ONLY:
-            slots = self._runtime_inputs(scope, node)
-            if slot < len(slots) and slots[slot][2] is not None:
-                return self._resolve_link(scope, slots[slot][2], want, visited)
-            return None
-        return scope.exec_id(node_id), slot
+            return _Value(stored[0], primitive=True) if isinstance(stored, list) and stored else None
+        slots = self._runtime_inputs(scope, node)  # a Reroute (notes have no outputs)
+        if slot < len(slots) and slots[slot][2] is not None:
+            return self._resolve_link(scope, slots[slot][2], want, visited)
+        return None
 
     def _resolve_bypass(
         self, scope: _Scope, node: dict[str, Any], slot: int, want: str, visited: set[tuple[Any, ...]]
@@ -290,7 +346,7 @@ class _Converter:
                 )
         if index < 0 or index >= len(slots):
             self.notes.append(
-                f"bypassed node {scope.exec_id(_key(node.get('id')))} has no input of type {want}; its consumers lose the link"
+                f"bypassed node {scope.exec_id(str(node.get('id')))} has no input of type {want}; its consumers lose the link"
             )
             return None
         _, kind, link_id = slots[index]
@@ -299,7 +355,7 @@ class _Converter:
     def _resolve_instance_output(
         self, scope: _Scope, node: dict[str, Any], slot: int, want: str, visited: set[tuple[Any, ...]]
     ) -> Resolved:
-        node_id = _key(node.get("id"))
+        node_id = str(node.get("id"))
         inner = scope.children.get(node_id)
         if inner is None:  # a muted instance: keep the link so that pruning drops it
             return scope.exec_id(node_id), slot
@@ -330,7 +386,10 @@ class _Converter:
             return None
         _, kind, link_id = slots[index]
         if link_id is not None:
-            return self._resolve_link(scope.parent, link_id, kind, visited)
+            outer = self._resolve_link(scope.parent, link_id, kind, visited)
+            # A PrimitiveNode cannot set a subgraph instance's widget (the frontend finds no widget
+            # of that name on the instance), so the inner widget keeps its own value.
+            return None if isinstance(outer, _Value) and outer.primitive else outer
         promoted = self._promoted(scope)
         source = promoted[index] if index < len(promoted) else None
         return None if source is None else _Value(source[1])
@@ -380,7 +439,7 @@ class _Converter:
         graph = scope.graph
         declared = graph.inputs[index].get("linkIds") if index < len(graph.inputs) else None
         link_ids = (
-            [_key(i) for i in declared]
+            [str(i) for i in declared]
             if isinstance(declared, list)
             else [
                 k
@@ -393,12 +452,12 @@ class _Converter:
             target = graph.nodes.get(link.target) if link else None
             if target is None:
                 continue
-            slot = next((s for s in _inputs(target) if _key(s.get("link")) == link_id), None)
+            slot = next((s for s in _inputs(target) if str(s.get("link")) == link_id), None)
             if slot is None:
                 continue
             kind = target.get("type")
             if kind in self.subgraphs:
-                child = scope.children.get(_key(target.get("id")))
+                child = scope.children.get(str(target.get("id")))
                 inner_index = next(
                     (
                         i
@@ -420,12 +479,18 @@ class _Converter:
             spec = definition.input(name) if isinstance(name, str) else None
             if spec is None or not spec.is_widget:
                 continue
-            values = self._widget_values(target, definition, scope.exec_id(_key(target.get("id"))))
+            values = self._widget_values(target, definition, scope.exec_id(str(target.get("id"))))
             return spec, values.get(spec.name, spec.default)
         return None
 
     def _runtime_inputs(self, scope: _Scope, node: dict[str, Any]) -> list[tuple[str, str, Any]]:
         """A node's input slots as (name, type, link id); an instance's come from its subgraph's inputs."""
+        cached = self._slots_cache.get(id(node))
+        if cached is None:
+            cached = self._slots_cache[id(node)] = self._read_slots(node)
+        return cached
+
+    def _read_slots(self, node: dict[str, Any]) -> list[tuple[str, str, Any]]:
         kind = node.get("type")
         stored = [(str(s.get("name", "")), str(s.get("type", "*")), s.get("link")) for s in _inputs(node)]
         if kind not in self.subgraphs:
@@ -457,14 +522,23 @@ class _Converter:
 class _PositionalValues:
     """Reads a list of widget values in widget-creation order, skipping companion values."""
 
-    def __init__(self, values: list[Any]) -> None:
+    def __init__(self, values: list[Any], *, usual_positions: Mapping[str, float] | None = None) -> None:
         self.values = values
         self.position = 0
         self.missing: list[str] = []
+        self.usual_positions = usual_positions
+        """Given when the definitions lost the order of dynamic-combo inputs: recover it (`_fit_order`)."""
+        self.inferred: list[str] = []
+        """The dynamic combos whose inputs were put in order by `_fit_order`."""
 
-    def fill(self, specs: tuple[InputDef, ...], out: dict[str, Any]) -> None:
+    def fill(
+        self, specs: tuple[InputDef, ...], out: dict[str, Any], extension: FrontendWidgets | None = None
+    ) -> None:
         values = self.values
         for spec in specs:
+            if extension is not None and extension.after == spec.name:
+                self._fill_extension(spec, out, extension)
+                continue
             if not spec.is_widget:
                 continue
             if not spec.is_stored:
@@ -490,7 +564,124 @@ class _PositionalValues:
             if spec.has_upload and self.position < len(values):
                 self.position += 1
             if spec.variants and isinstance(value, str) and value in spec.variants:
-                self.fill(spec.variants[value], out)
+                children = spec.variants[value]
+                if self.usual_positions is not None and sum(1 for c in children if c.is_stored) > 1:
+                    children = _fit_order(children, values, self.position, self.usual_positions)
+                    self.inferred.append(spec.name)
+                self.fill(children, out)
+        if extension is not None and extension.after is None:
+            self._fill_extension(None, out, extension)
+
+    def _fill_extension(self, spec: InputDef | None, out: dict[str, Any], extension: FrontendWidgets) -> None:
+        """The definition's widget ``spec`` (if any), then the widgets the extension adds after it."""
+        if spec is not None:
+            self.fill((_no_upload(spec) if extension.replaces_upload else spec,), out)
+        values = self.values
+        for name in extension.names:
+            if self.position < len(values):
+                out[name] = values[self.position]
+                self.position += 1
+        if extension.grow is not None:
+            for number, value in enumerate(values[self.position :], start=1):
+                out[extension.grow.format(number)] = value
+            self.position = len(values)
+
+
+def _fit_order(
+    specs: tuple[InputDef, ...], values: list[Any], start: int, usual: Mapping[str, float]
+) -> tuple[InputDef, ...]:
+    """The order of a dynamic-combo option's inputs that best explains the stored values.
+
+    Used when the definitions were saved with sorted keys, which loses the order the server gave
+    the inputs of each option (the frontend creates their widgets in that order). Required inputs
+    come before optional ones, as the server sends them; within a group, the order is the one in
+    which every value fits its widget (a combo's list, a number's type and range, a boolean, a
+    string) and the most values equal their widget's default; ties go to the order in which inputs
+    of those names usually stand in the definitions (``width`` before ``height``), then to natural
+    order (``prompt2`` before ``prompt10``). When no order fits, the given one is kept.
+    """
+    stored = sorted(
+        (spec for spec in specs if spec.is_stored),
+        key=lambda spec: (usual.get(spec.name.rsplit(".", 1)[-1], 0.5), natural_key(spec.name)),
+    )
+    if len(stored) < 2:
+        return specs
+    # Inputs that no value can tell apart (same widget, limits and default) are taken in the order
+    # above, so the search only decides how many of each kind come first: a few hundred states
+    # even for an option with nine prompts and nine durations.
+    kinds = [_fit_kind(spec) for spec in stored]
+
+    @cache
+    def best(remaining: frozenset[int], position: int) -> tuple[int, tuple[int, ...]] | None:
+        if not remaining:
+            return 0, ()
+        if position >= len(values):  # a file older than the definition: the rest take defaults
+            return 0, tuple(sorted(remaining))
+        required = [i for i in remaining if stored[i].required]
+        found: tuple[int, tuple[int, ...]] | None = None
+        tried: set[str] = set()
+        for index in sorted(required) if required else sorted(remaining):
+            if kinds[index] in tried:
+                continue
+            tried.add(kinds[index])
+            spec, value = stored[index], values[position]
+            if not _fits(spec, value):
+                continue
+            rest = best(remaining - {index}, _skip(spec, values, position, usual))
+            if rest is None:
+                continue
+            score = rest[0] + (1 if _same(value, spec.default) else 0)
+            if found is None or score > found[0]:
+                found = score, (index, *rest[1])
+        return found
+
+    result = best(frozenset(range(len(stored))), start)
+    if result is None:
+        return specs
+    return tuple(stored[i] for i in result[1]) + tuple(spec for spec in specs if not spec.is_stored)
+
+
+def _fit_kind(spec: InputDef) -> str:
+    """What `_fits` and the default score can see of an input (a dynamic combo is always its own kind)."""
+    options = spec.options
+    seen = (spec.widget_type, spec.required, spec.default, options.get("min"), options.get("max"), spec.choices)
+    return repr((*seen, spec.has_control, spec.has_upload, spec.name if spec.variants else None))
+
+
+def _fits(spec: InputDef, value: Any) -> bool:
+    """True when ``value`` could be the stored value of the widget of ``spec``."""
+    kind = spec.widget_type
+    if spec.variants:
+        return isinstance(value, str) and value in spec.variants
+    if kind == "COMBO":
+        return not spec.choices or value in spec.choices
+    if kind == "BOOLEAN":
+        return isinstance(value, bool)
+    if kind in ("INT", "FLOAT"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if kind == "INT" and isinstance(value, float) and not value.is_integer():
+            return False
+        low, high = spec.options.get("min"), spec.options.get("max")
+        return not (isinstance(low, (int, float)) and value < low) and not (
+            isinstance(high, (int, float)) and value > high
+        )
+    if kind in ("STRING", "TEXTAREA", "MARKDOWN"):
+        return isinstance(value, str)
+    return True
+
+
+def _skip(spec: InputDef, values: list[Any], position: int, usual: Mapping[str, float]) -> int:
+    """The position after the value of ``spec`` at ``position`` and its companion values."""
+    reader = _PositionalValues(values, usual_positions=usual)
+    reader.position = position
+    reader.fill((spec,), {})
+    return reader.position
+
+
+def _same(value: Any, default: Any) -> bool:
+    """Equal and of the same kind (``True`` is not ``1``)."""
+    return isinstance(value, bool) == isinstance(default, bool) and bool(value == default)
 
 
 class _NamedValues:
@@ -500,7 +691,18 @@ class _NamedValues:
         self.values = values
         self.missing: list[str] = []
 
-    def fill(self, specs: tuple[InputDef, ...], out: dict[str, Any]) -> None:
+    def fill(
+        self, specs: tuple[InputDef, ...], out: dict[str, Any], extension: FrontendWidgets | None = None
+    ) -> None:
+        if extension is not None:
+            out.update((n, v) for n, v in self.values.items() if n in extension.names)
+            if extension.grow is not None:
+                prefix = extension.grow.format("")
+                out.update(
+                    (n, v)
+                    for n, v in self.values.items()
+                    if n.startswith(prefix) and n[len(prefix) :].isdecimal()
+                )
         for spec in specs:
             if not spec.is_widget:
                 continue
@@ -515,11 +717,17 @@ class _NamedValues:
                 self.fill(spec.variants[value], out)
 
 
+def _no_upload(spec: InputDef) -> InputDef:
+    """The same input without its upload flags (an extension brings its own buttons)."""
+    options = {k: v for k, v in spec.options.items() if k not in UPLOAD_FLAGS}
+    return replace(spec, options=options)
+
+
 def _read_graph(raw: Mapping[str, Any]) -> _Graph:
     nodes: dict[str, dict[str, Any]] = {}
     for node in raw.get("nodes") or []:
         if isinstance(node, dict) and "id" in node:
-            nodes[_key(node["id"])] = node
+            nodes[str(node["id"])] = node
     links: dict[str, _Link] = {}
     for link in raw.get("links") or []:
         parsed = _read_link(link)
@@ -533,20 +741,67 @@ def _read_graph(raw: Mapping[str, Any]) -> _Graph:
     for name, attr in (("inputNode", "input_node"), ("outputNode", "output_node")):
         io_node = raw.get(name)
         if isinstance(io_node, Mapping) and "id" in io_node:
-            setattr(graph, attr, _key(io_node["id"]))
+            setattr(graph, attr, str(io_node["id"]))
     return graph
+
+
+def _last_node_id(ui: Mapping[str, Any], used: set[int]) -> int:
+    """The highest node id handed out so far: ``last_node_id`` (format 0.4) or ``state.lastNodeId`` (1)."""
+    state = ui.get("state")
+    candidates = [ui.get("last_node_id"), state.get("lastNodeId") if isinstance(state, Mapping) else None]
+    numbers = [c for c in candidates if isinstance(c, int) and not isinstance(c, bool)]
+    return max([*numbers, *used, 0])
+
+
+def _dedupe_node_ids(graph: _Graph, used: set[int], last: int) -> int:
+    """Give inner nodes whose ids are already taken new ids, as the frontend does on load.
+
+    The frontend (``deduplicateSubgraphNodeIds``) keeps node ids unique across the root graph and
+    every subgraph definition: walking the definitions in file order, a numeric id already used
+    gets the next free id after the highest one so far, and the definition's links follow. Returns
+    the new highest id.
+    """
+    remap: dict[str, str] = {}
+    nodes: dict[str, dict[str, Any]] = {}
+    for key, node in graph.nodes.items():
+        number = node.get("id")
+        if not isinstance(number, int) or isinstance(number, bool):
+            nodes[key] = node
+            continue
+        if number in used:
+            last += 1
+            while last in used:
+                last += 1
+            number = last
+            remap[key] = str(number)
+            node = {**node, "id": number}
+        last = max(last, number)
+        used.add(number)
+        nodes[str(number)] = node
+    if remap:
+        graph.nodes = nodes
+        graph.links = {
+            key: _Link(
+                remap.get(ln.origin, ln.origin),
+                ln.origin_slot,
+                remap.get(ln.target, ln.target),
+                ln.target_slot,
+            )
+            for key, ln in graph.links.items()
+        }
+    return last
 
 
 def _read_link(link: Any) -> tuple[str, _Link] | None:
     """A link as (id, _Link) from a 0.4 tuple ``[id, origin, slot, target, slot, type]`` or a v1 object."""
     try:
         if isinstance(link, list) and len(link) >= 5:
-            return _key(link[0]), _Link(_key(link[1]), int(link[2]), _key(link[3]), int(link[4]))
-        if isinstance(link, Mapping):
-            return _key(link["id"]), _Link(
-                _key(link["origin_id"]),
+            return str(link[0]), _Link(str(link[1]), int(link[2]), str(link[3]), int(link[4]))
+        if isinstance(link, dict):
+            return str(link["id"]), _Link(
+                str(link["origin_id"]),
                 int(link["origin_slot"]),
-                _key(link["target_id"]),
+                str(link["target_id"]),
                 int(link["target_slot"]),
             )
     except (KeyError, TypeError, ValueError):
@@ -559,15 +814,9 @@ def _inputs(node: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [s for s in slots if isinstance(s, dict)] if isinstance(slots, list) else []
 
 
-def _key(value: Any) -> str:
-    return str(value)
-
-
-
-
 def _wrap(value: Any) -> Any:
     """Array values go in ``{"__value__": [...]}`` so that the server does not read them as links."""
     return {"__value__": value} if isinstance(value, list) else value
 
 
-__all__ = ["Conversion", "convert_workflow"]
+__all__ = ["FRONTEND_WIDGETS", "Conversion", "FrontendWidgets", "convert_workflow"]

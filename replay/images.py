@@ -176,7 +176,7 @@ class _Tally:
         self.pixels += width * height
         if frame_max <= threshold:
             return  # no channel of any pixel passes the threshold (the common case of near-identical frames)
-        self.changed += width * height - _changed_mask(diff, threshold).histogram()[0]
+        self.changed += width * height - _changed_mask(diff, threshold, binary=False).histogram()[0]
 
     def metrics(self) -> dict[str, float | int | None]:
         mse = self.squares / self.samples if self.samples else 0.0
@@ -189,15 +189,16 @@ class _Tally:
         }
 
 
-def _changed_mask(diff: Image.Image, threshold: int) -> Image.Image:
-    """An "L" mask of a difference image: 255 where any band differs by more than `threshold`, else 0."""
+def _changed_mask(diff: Image.Image, threshold: int, *, binary: bool = True) -> Image.Image:
+    """An "L" mask of a difference image: 255 where any band differs by more than `threshold`, else 0 (without
+    `binary`: non-zero and zero, which is all counting needs)."""
     # Each band to 0 or 255; then RGB -> L is non-zero exactly where some band is (every weight is positive).
     over = [255 if value > threshold else 0 for value in range(256)]
     marked = diff.point(over * len(diff.getbands()))
     mask = marked.convert("L")
     if diff.mode == "RGBA":
         mask = ImageChops.lighter(mask, marked.getchannel("A"))
-    return mask.point([0] + [255] * 255)
+    return mask.point([0] + [255] * 255) if binary else mask
 
 
 def compare_images(

@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -73,17 +74,17 @@ class InputDef:
     variants: Mapping[str, tuple[InputDef, ...]] = field(default_factory=dict)
     """For a dynamic combo: the inputs each choice adds, already named ``<combo>.<input>``."""
 
-    @property
+    @cached_property
     def widget_type(self) -> str:
         """The widget the frontend renders: ``widgetType`` when given (for multi-type inputs), else the type."""
         override = self.options.get("widgetType")
         return override if isinstance(override, str) else self.type
 
-    @property
+    @cached_property
     def force_input(self) -> bool:
         return bool(self.options.get("forceInput"))
 
-    @property
+    @cached_property
     def is_widget(self) -> bool:
         """True when the input has a widget, so a value for it sits in ``widgets_values``."""
         if self.force_input:
@@ -91,16 +92,16 @@ class InputDef:
         kind = self.widget_type
         return kind in CORE_WIDGET_TYPES or kind in EXTENSION_WIDGET_TYPES
 
-    @property
+    @cached_property
     def is_stored(self) -> bool:
         """True when the widget's value is saved in ``widgets_values`` (the image-compare view is not)."""
         return self.is_widget and self.widget_type not in UNSTORED_WIDGET_TYPES
 
-    @property
+    @cached_property
     def is_combo(self) -> bool:
         return self.widget_type in ("COMBO", DYNAMIC_COMBO)
 
-    @property
+    @cached_property
     def has_control(self) -> bool:
         """True when a "control after generate" mode value follows this widget's value.
 
@@ -115,17 +116,17 @@ class InputDef:
             return bool(flag) if flag is not None else self.name in ("seed", "noise_seed")
         return kind in ("FLOAT", "COMBO") and bool(flag)
 
-    @property
+    @cached_property
     def has_filter_list(self) -> bool:
         """True when a combo's control value is followed by a filter-list string (`control_filter_list`)."""
         return self.has_control and self.widget_type == "COMBO"
 
-    @property
+    @cached_property
     def has_upload(self) -> bool:
         """True when an upload button's value follows this combo's value (`LoadImage`: ``["x.png", "image"]``)."""
         return self.widget_type == "COMBO" and any(self.options.get(flag) for flag in UPLOAD_FLAGS)
 
-    @property
+    @cached_property
     def default(self) -> Any:
         """The value a new widget starts with (None when the definition gives no way to tell)."""
         if "default" in self.options:
@@ -178,11 +179,38 @@ class NodeDef:
 class NodeDefs(Mapping[str, NodeDef]):
     """All node classes a server offers, by class name (read-only mapping)."""
 
-    def __init__(self, classes: Mapping[str, NodeDef]) -> None:
+    def __init__(self, classes: Mapping[str, NodeDef], *, nested_order_known: bool = True) -> None:
         self._classes = dict(classes)
+        self.nested_order_known = nested_order_known
+        """False when the file was saved with its keys sorted: then the order of the inputs inside
+        dynamic-combo options (which, unlike a class's own inputs, have no ``input_order``) is lost."""
+        self._positions: dict[str, float] | None = None
+
+    def usual_positions(self) -> Mapping[str, float]:
+        """Input name → where inputs of that name usually stand among their class's inputs (0 first, 1 last).
+
+        Averaged over every class's top-level inputs, whose order the server always gives; used to
+        guess the order of inputs whose own order was lost (`nested_order_known`).
+        """
+        if self._positions is None:
+            sums: dict[str, list[float]] = {}
+            for definition in self._classes.values():
+                names = [spec.name for spec in definition.inputs]
+                for index, name in enumerate(names):
+                    entry = sums.setdefault(name, [0.0, 0.0])
+                    entry[0] += index / (len(names) - 1) if len(names) > 1 else 0.5
+                    entry[1] += 1
+            self._positions = {name: total / count for name, (total, count) in sums.items()}
+        return self._positions
 
     def __getitem__(self, name: str) -> NodeDef:
         return self._classes[name]
+
+    def get(self, name: str, default: Any = None) -> Any:  # the Mapping mixin's goes through KeyError
+        return self._classes.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._classes)
@@ -203,7 +231,7 @@ class NodeDefs(Mapping[str, NodeDef]):
             if not isinstance(raw, Mapping):
                 raise DocumentError(f"object_info: the definition of {name!r} is not an object")
             classes[name] = _parse_class(name, raw)
-        return cls(classes)
+        return cls(classes, nested_order_known=not _keys_sorted(data))
 
 
 def load_object_info(path: str | Path) -> NodeDefs:
@@ -228,6 +256,25 @@ def load_object_info(path: str | Path) -> NodeDefs:
         return NodeDefs.from_dict(data)
     except DocumentError as exc:
         raise DocumentError(exc.message, file=file) from exc
+
+
+def _keys_sorted(data: Mapping[str, Any]) -> bool:
+    """True when every class lists its inputs alphabetically although ``input_order`` shows that the
+    server sent another order: the dump was re-saved with sorted keys (``json.dump(sort_keys=True)``)."""
+    reordered = False
+    for raw in data.values():
+        section, order = raw.get("input"), raw.get("input_order")
+        if not isinstance(section, Mapping) or not isinstance(order, Mapping):
+            continue
+        for group, names in order.items():
+            listed = section.get(group)
+            if not isinstance(listed, Mapping) or not isinstance(names, list):
+                continue
+            keys = list(listed)
+            if keys != sorted(keys):
+                return False
+            reordered = reordered or [n for n in names if n in listed] != keys
+    return reordered
 
 
 def _parse_class(name: str, raw: Mapping[str, Any]) -> NodeDef:

@@ -7,12 +7,14 @@ their SHA-256 and a sanitised extension, inside the store's folder.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mimetypes
 import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ _DECODER = ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="r
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _EXTENSION = re.compile(r"\.[a-z0-9]{1,10}")
 _TEMP_PREFIX = ".download-"
+ABANDONED_AFTER = 24 * 3600.0
 
 Artifact = dict[str, Any]
 Metrics = dict[str, float | int | None]
@@ -87,6 +90,7 @@ class OutputStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._swept = False
 
     def __repr__(self) -> str:
         return f"OutputStore({str(self.root)!r})"
@@ -121,6 +125,9 @@ class OutputStore:
         Created exclusively with the mode a new file gets under the umask (mkstemp's 0600 would make the
         stored outputs private)."""
         self.root.mkdir(parents=True, exist_ok=True)
+        if not self._swept:
+            self._swept = True
+            self.remove_abandoned()
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
         while True:
             path = self.root / f"{_TEMP_PREFIX}{secrets.token_hex(8)}.part"
@@ -128,6 +135,20 @@ class OutputStore:
                 return os.open(path, flags, 0o666), path
             except FileExistsError:
                 continue
+
+    def remove_abandoned(self, older_than: float = ABANDONED_AFTER) -> int:
+        """Delete temporary files of downloads interrupted long ago (not written to for `older_than` seconds: a
+        running download writes to its file all the time); return how many."""
+        removed = 0
+        deadline = time.time() - older_than
+        for path in self.root.glob(f"{_TEMP_PREFIX}*.part"):
+            try:
+                if path.stat().st_mtime < deadline:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # another process finished or removed it
+        return removed
 
     def adopt(self, temp: Path, sha256: str, filename: str) -> Path:
         """Move a finished temporary file to its content address (or drop it when that content is stored)."""
@@ -234,7 +255,7 @@ def download_outputs(
         if stored is not None:
             results.append(_ordered(stored))
             continue
-        task = _Task(lambda ref=ref: _download(client, ref, store))  # type: ignore[misc]
+        task = _Task(functools.partial(_download, client, ref, store))
         tasks.append(task)
         results.append(task)
     own: ThreadPoolExecutor | None = None
@@ -248,13 +269,14 @@ def download_outputs(
         for task in tasks:
             try:
                 task.wait()
-            except BaseException as exc:  # wait for the rest before raising: no download left running
+            except Exception as exc:  # wait for the rest before raising: no download of ours left running
                 errors.append(exc)
+            # (KeyboardInterrupt goes at once: downloads already running finish on their own, atomically)
         if errors:
             raise errors[0]
     finally:
         if own is not None:
-            own.shutdown(wait=True)
+            own.shutdown(wait=True, cancel_futures=True)
     return [item if isinstance(item, dict) else _finished(item) for item in results]
 
 

@@ -17,7 +17,7 @@ from replay.errors import DocumentError, InputError, TargetExistsError
 from replay.jobs import KIND_RECIPE, Job, job_from_detail, rebuild_workflow
 
 RECIPE_VERSION = 1
-KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "artifacts", "repro")
+KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "artifacts", "repro", "bisect")
 REDACTED = "<redacted>"
 SECRET_EXTRA_KEYS = ("api_key_comfy_org", "auth_token_comfy_org")
 MIN_SCRUBBED_KEY = 8

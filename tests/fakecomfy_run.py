@@ -205,6 +205,10 @@ class FailRule:
             return True
         return any(not is_link(value) and value == self.equals for value in inputs.values())
 
+    def fires(self, prompt: Mapping[str, Any], node_id: str) -> bool:
+        """Return whether this rule fires on a node of `prompt` (rules over the whole prompt override this)."""
+        return self.matches(node_id, prompt[node_id])
+
 
 @dataclass
 class Outcome:
@@ -279,7 +283,7 @@ def run_prompt(prompt_id: str, prompt: Mapping[str, Any], outputs: Iterable[str]
         node = prompt[node_id]
         if node_id == cancel_at:
             return Outcome("cancelled", executed, produced, node_id)
-        rule = next((r for r in rules if r.matches(node_id, node)), None)
+        rule = next((r for r in rules if r.fires(prompt, node_id)), None)
         if rule is not None:
             return Outcome("failed", executed, produced, node_id, rule)
         executed.append(node_id)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from replay.convert import convert_workflow
+from replay.convert import FRONTEND_WIDGETS, convert_workflow
 from replay.errors import InputError
 from replay.nodedefs import AUTOGROW, NodeDefs, check_prompt, load_object_info, types_match
 
@@ -143,7 +143,9 @@ def _check_input_by_input(prompt: dict[str, Any], defs: NodeDefs) -> list[str]:
         for name, value in inputs.items():
             spec = definition.input(name)
             group = definition.input(name.split(".")[0])
-            if spec is None and not (group is not None and group.type == AUTOGROW):
+            if spec is None and not (group is not None and group.type == AUTOGROW) and not _frontend_added(
+                definition.name, name
+            ):
                 wrong.append(f"{node_id}.{name}: not an input of {definition.name}")
                 continue
             if isinstance(value, list):
@@ -168,6 +170,14 @@ def _check_input_by_input(prompt: dict[str, Any], defs: NodeDefs) -> list[str]:
             if spec.name not in inputs and spec.default is not None:
                 wrong.append(f"{node_id}.{spec.name}: widget without a value")
     return wrong
+
+
+def _frontend_added(kind: str, name: str) -> bool:
+    extension = FRONTEND_WIDGETS.get(kind)
+    if extension is None:
+        return False
+    grown = extension.grow is not None and name.startswith(extension.grow.format("")) and name[-1].isdecimal()
+    return name in extension.names or grown
 
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
@@ -240,6 +250,10 @@ KNOWN_TEMPLATE_PROBLEMS = {
     ("video_ltx2_3_ic_lora", '$["129:122"].inputs.bit_depth'): "CreateVideo bit_depth became a combo",
     ("video_ltx2_3_t2v", '$["267:242"].inputs.bit_depth'): "CreateVideo bit_depth became a combo",
     ("video_minimax_h3_multiframe_reference", '$["130"].inputs.bit_depth'): "CreateVideo bit_depth became a combo",
+    # The frontend sends the inner nodes of a bypassed instance nested in a subgraph; their image came
+    # from a bypassed LoadImage, which passes nothing through.
+    ("flux1_dev_uso_reference_image_gen", '$["112:55:117"].inputs.image'): "fed by a bypassed LoadImage",
+    ("flux1_dev_uso_reference_image_gen", '$["112:56:119"].inputs.image'): "fed by a bypassed LoadImage",
 }
 
 
@@ -359,15 +373,15 @@ def test_a_bypassed_subgraph_instance_passes_its_matching_input_through(defs: No
     ui = _load(DATA / "convert" / "subgraph.ui.json")
     ui["nodes"][2]["mode"] = 4  # instance 7
     prompt = convert_workflow(ui, defs).prompt
-    assert "7:1" not in prompt
-    assert prompt["8"]["inputs"]["images"] == ["5:1", 0]
+    assert "7:2" not in prompt
+    assert prompt["8"]["inputs"]["images"] == ["5:2", 0]
 
 
 def test_a_muted_subgraph_instance_is_not_expanded_and_its_consumers_lose_the_link(defs: NodeDefs) -> None:
     ui = _load(DATA / "convert" / "subgraph.ui.json")
     ui["nodes"][2]["mode"] = 2  # instance 7
     prompt = convert_workflow(ui, defs).prompt
-    assert list(prompt) == ["1", "5:1", "8"]
+    assert list(prompt) == ["1", "5:2", "8"]
     assert prompt["8"]["inputs"] == {"filename_prefix": "soft"}
 
 
@@ -388,5 +402,5 @@ def test_a_linked_subgraph_input_takes_the_outer_link_over_the_promoted_value(de
     ui["links"].append([4, 3, 0, 5, 1, "INT"])
     ui["nodes"][1]["inputs"][1]["link"] = 4
     prompt = convert_workflow(ui, defs).prompt
-    assert prompt["5:1"]["inputs"]["blur_radius"] == ["3", 0]
-    assert prompt["7:1"]["inputs"]["blur_radius"] == 3
+    assert prompt["5:2"]["inputs"]["blur_radius"] == ["3", 0]
+    assert prompt["7:2"]["inputs"]["blur_radius"] == 3

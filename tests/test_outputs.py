@@ -320,6 +320,28 @@ def test_stored_files_get_the_usual_permissions_not_private_ones(oss_server, tmp
     assert store.path_for(artifact).stat().st_mode & 0o777 == 0o644
 
 
+def test_a_503_with_retry_after_is_waited_out_then_the_file_arrives(oss_server, tmp_path):
+    serve_recordings(oss_server)
+    oss_server.fault("/view", "status", times=1, code=503, retry_after=2)
+    waits: list[float] = []
+    store = OutputStore(tmp_path)
+    with Client(oss_server.url, sleep=waits.append) as client:
+        artifact, = download_outputs(client, {"4": load(RUN1)["outputs"]["4"]}, store)
+    assert waits == [2.0]
+    assert store.path_for(artifact).read_bytes() == (FILES / "success_a_00002_.png").read_bytes()
+
+
+def test_temporary_files_of_downloads_abandoned_long_ago_are_swept_recent_ones_kept(oss_server, tmp_path):
+    serve_recordings(oss_server)
+    old, recent = tmp_path / ".download-0123.part", tmp_path / ".download-4567.part"
+    for path in (old, recent):
+        path.write_bytes(b"half a file")
+    os.utime(old, (1, 1))
+    with client_for(oss_server) as client:
+        artifact, = download_outputs(client, {"4": load(RUN1)["outputs"]["4"]}, OutputStore(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([recent.name, artifact["sha256"] + ".png"])
+
+
 # ---------------------------------------------------------------------------------------------- comparing
 
 

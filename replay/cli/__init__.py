@@ -32,7 +32,7 @@ from replay.cli._base import (
 from replay.errors import ReplayError
 
 # Importing a group registers its commands; this order is the order `--help` lists them in.
-COMMAND_GROUPS = ("jobs", "runs", "diff", "git")
+COMMAND_GROUPS = ("jobs", "runs", "bisect", "diff", "git")
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"replay.cli.{_group}")
 
