@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from replay.artifacts import recipe_has_artifacts, recorded_artifacts
+from replay.environment import CAPTURED_FETCH, capture_from_client, keep_first_capture
 from replay.errors import InputError, MalformedResponse, ReplayError
 from replay.fetching import FetchResult, check_job
 from replay.jobs import JOB_STATUSES, TERMINAL_STATUSES, check_job_id, job_from_detail
@@ -124,7 +125,8 @@ def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_
 
 
 def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: str,
-                    api_key: str | None, artifacts: list[dict[str, Any]] | None = None) -> tuple[str, str]:
+                    api_key: str | None, environment: dict[str, Any] | None = None,
+                    artifacts: list[dict[str, Any]] | None = None) -> tuple[str, str]:
     """Validate one fetched job detail and write its recipe: ("written"|"unchanged", path) or ("failed", why).
 
     `artifacts` are its downloaded outputs (with `--outputs`); without them a recipe on disk keeps its own.
@@ -135,11 +137,13 @@ def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: st
         if job.id != job_id:
             raise MalformedResponse(f"the server answered job {job_id} with the record of job {job.id}")
         job.source = {"server": server}
+        job.environment = environment
         check_job(job, job_id)
         target = os.path.join(folder, f"{job_id}.yaml")
         job.artifacts = artifacts if artifacts is not None else (
             recorded_artifacts(target, job.id) if os.path.exists(target) else None)
-        return write_recipe(target, build_recipe(job, server=server, api_key=api_key)), target
+        recipe = keep_first_capture(target, build_recipe(job, server=server, api_key=api_key))
+        return write_recipe(target, recipe), target
     except ReplayError as exc:
         return "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - a record we cannot handle must not stop the others
@@ -222,6 +226,19 @@ def _helpers_for(jobs: int, helpers: int | None) -> _Helpers | None:
     return _Helpers(helpers)
 
 
+def _fetch_environment(client: Client, detail: dict[str, Any]) -> dict[str, Any] | None:
+    """The fetch-time environment of a job detail, from the client's cached /system_stats and /object_info."""
+    def part(holder: Any, key: str) -> dict[str, Any]:
+        value = holder.get(key) if isinstance(holder, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    workflow = part(detail, "workflow")
+    ui = part(part(part(workflow, "extra_data"), "extra_pnginfo"), "workflow") or None
+    prompt = part(workflow, "prompt") or None
+    environment, _notes = capture_from_client(client, prompt, ui, captured=CAPTURED_FETCH)
+    return environment
+
+
 class _Run:
     """One run: fetching threads, the work and results queues, and the count of jobs being written."""
 
@@ -263,8 +280,9 @@ class _Run:
                     return
                 self.writing += 1
             try:
+                environment = _fetch_environment(self.client, detail)
                 self.results.put((job_id, *self.process(self.folder, job_id, detail, self.client.server, self.api_key,
-                                                        artifacts)))
+                                                        environment, artifacts)))
             finally:
                 with self.lock:
                     self.writing -= 1

@@ -28,6 +28,7 @@ from replay.errors import (
     JobNotFound,
     MalformedResponse,
     NotFound,
+    ReplayError,
     ServerError,
     ServerUnreachable,
     SubmitRejected,
@@ -150,6 +151,8 @@ class Client:
         self._lock = threading.Lock()
         self._pool_size = pool_size
         self._storage: requests.Session | None = None
+        # Server-wide answers that do not change during a run (/object_info, /system_stats): one GET each.
+        self._cache: dict[str, dict[str, Any] | ReplayError] = {}
 
     def _read_environment_once(self) -> None:
         """Apply proxies, CA bundle and .netrc from the environment now, for our one server, instead of on every
@@ -411,13 +414,43 @@ class Client:
             if limit is not None and seen >= limit:
                 return
 
-    def object_info(self) -> dict[str, Any]:
-        """GET /api/object_info: every node class's definition."""
-        response = self._get("/api/object_info")
-        self._raise_for_status(response, "the node definitions (/api/object_info)")
-        body = self._json(response, "the node definitions")
-        if not isinstance(body, dict):
-            raise MalformedResponse(f"{self.server} answered /api/object_info with a non-object", url=response.url)
+    def object_info(self, *, refresh: bool = False) -> dict[str, Any]:
+        """GET /api/object_info: every node class's definition (asked once per client unless `refresh`)."""
+        return self._server_wide("object_info", "/api/object_info", "the node definitions (/api/object_info)",
+                                 refresh=refresh)
+
+    def system_stats(self, *, refresh: bool = False) -> dict[str, Any]:
+        """GET /api/system_stats: versions, OS and devices (both families; no auth on Cloud), asked once per client.
+
+        The body is returned as the server sent it, `argv` included: keep it out of files and logs
+        (`replay.environment` records an allow-list of its keys).
+        """
+        body = self._server_wide("system_stats", "/api/system_stats", "the system stats (/api/system_stats)",
+                                 refresh=refresh)
+        if not isinstance(body.get("system", {}), dict):
+            raise MalformedResponse(f"{self.server} answered /api/system_stats without a 'system' object")
+        return body
+
+    def _server_wide(self, key: str, path: str, what: str, *, refresh: bool) -> dict[str, Any]:
+        """GET an answer that does not change during a run, once: the body, or the same error, is kept."""
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and not refresh:
+            if isinstance(cached, ReplayError):
+                raise cached
+            return cached
+        try:
+            response = self._get(path)
+            self._raise_for_status(response, what)
+            body = self._json(response, what)
+            if not isinstance(body, dict):
+                raise MalformedResponse(f"{self.server} answered {path} with a non-object", url=response.url)
+        except (ServerError, AuthError) as exc:
+            with self._lock:
+                self._cache[key] = exc
+            raise
+        with self._lock:
+            self._cache[key] = body
         return body
 
     def view(self, filename: str, subfolder: str, type: str, dest: BinaryIO) -> ViewResponse:

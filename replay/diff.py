@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from replay.environment_diff import EnvChange, diff_environments
 from replay.errors import InputError
 from replay.jobs import Job, cached_nodes, count_output_files
 from replay.workflow import is_link, natural_key
@@ -188,6 +189,8 @@ class JobDiff:
     """The nodes each side took from ComfyUI's cache (None for a side that does not say); None for non-runs."""
     stores: tuple[OutputStore | None, OutputStore | None] = field(default=(None, None), compare=False, repr=False)
     """Where a's and b's output files are (for renderers that show them, e.g. an HTML report); not in `to_json`."""
+    environment: tuple[EnvChange, ...] = ()
+    """Where the two ran, when both record it (SPEC §9); shown, but not counted by `identical`."""
 
     @property
     def identical(self) -> bool:
@@ -806,7 +809,7 @@ def diff_jobs(
     return JobDiff(
         compared=compared, a=_side(a), b=_side(b), nodes=nodes, titles=titles, graph=graph,
         subgraphs=subgraphs, outputs=outputs, status=status, error=error, pairs=pairs, cached=cached,
-        stores=(store_a, store_b),
+        stores=(store_a, store_b), environment=tuple(diff_environments(a.environment, b.environment)),
     )
 
 

@@ -18,6 +18,7 @@ from replay.diff import (
     TitleChange,
     is_link,
 )
+from replay.environment_render import render_changes_markdown, render_changes_text
 
 if TYPE_CHECKING:
     from replay.outputs import OutputPair
@@ -121,6 +122,7 @@ def to_json(d: JobDiff) -> dict[str, Any]:
         "error": None if d.error is None else {"a": _error_json(d.error[0]), "b": _error_json(d.error[1])},
         "timing": {"a": _duration(d.a), "b": _duration(d.b)},
         "sides": {"a": _side_json(d.a), "b": _side_json(d.b)},
+        "environment": [c.to_json() for c in d.environment],
         "cached": None if d.cached is None else {"a": d.cached[0], "b": d.cached[1]},
     }
 
@@ -259,6 +261,7 @@ def render_text(d: JobDiff, color: bool = False, *, labels: tuple[str, str] | No
         lines.append(paint(f"outputs: {counts}", "1"))
         for out in d.outputs.nodes:
             lines += _output_lines(out, paint)
+    lines += render_changes_text(d.environment)
     lines += _pair_lines(d.pairs, paint)
     lines += _cached_lines(d.cached)
     if d.identical:
@@ -389,6 +392,8 @@ def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str
     if d.cached is not None and (d.cached[0] or d.cached[1]):
         shown = [_cell(describe_side_cache(c) or "(not reported)") for c in d.cached]
         out.insert(-1, f"| from cache | {shown[0]} | {shown[1]} |")
+    if d.environment:
+        out += [*render_changes_markdown(d.environment), ""]
     if d.identical:
         out.append(f"No differences in the {d.compared}" + (" or results." if d.outputs is not None else "."))
         if d.pairs:

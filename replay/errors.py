@@ -6,6 +6,7 @@
     │   ├── GraphError      (2)      a prompt graph that cannot run: dangling link, cycle, no class_type
     │   ├── JobStateError   (2)      a job not in the state the command needs (``status``)
     │   ├── TargetExistsError (2)    refusing to overwrite a file that holds something else
+    │   ├── EnvironmentDrift (2)     --strict-env: the server differs from where the job ran; carries ``drift``
     │   └── SubmitRejected  (2)      the server refused a prompt (400); carries ``node_errors``
     ├── ServerError         (3)      the server failed or could not be reached; carries ``url``, ``status``
     │   ├── NotFound        (3)      404 for something the server does not have (an output file)
@@ -83,6 +84,22 @@ class TargetExistsError(InputError):
         self.path = path
 
 
+class EnvironmentDrift(InputError):
+    """The target server differs from where the recipe's job ran and `--strict-env` was given (exit 2).
+
+    `drift` holds the differences (`replay.environment_diff.Drift`); nothing was submitted.
+    """
+
+    def __init__(self, drift: list[Any]) -> None:
+        count = f"{len(drift)} difference" + ("s" if len(drift) != 1 else "")
+        first = drift[0].message if drift else ""
+        super().__init__(
+            f"--strict-env: the server differs from where the job ran ({count}; first: {first}); "
+            "nothing was submitted (use a matching server, or drop --strict-env)"
+        )
+        self.drift = list(drift)
+
+
 class SubmitRejected(InputError):
     """The server answered 400 to a submitted prompt; ``node_errors`` holds its per-node details."""
 
@@ -141,6 +158,7 @@ class AuthError(ReplayError):
 __all__ = [
     "AuthError",
     "DocumentError",
+    "EnvironmentDrift",
     "GraphError",
     "InputError",
     "JobNotFound",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from replay import canonical
 from replay.artifacts import recorded_artifacts
+from replay.environment import keep_first_capture
 from replay.errors import InputError, MalformedResponse, ReplayError
 from replay.jobs import Job
 from replay.recipe import build_recipe, dumps_recipe, export_job, write_recipe
@@ -131,6 +132,10 @@ def fetch(
                 note = add_converted_prompt(job, defs, ref)
                 if note:
                     result.notes.append(note)
+            if client_factory is not None and job.source.get("server"):
+                from replay.environment import ensure_environment  # noqa: PLC0415
+
+                result.notes.extend(n for n in ensure_environment(job, client_factory()) if n not in result.notes)
             prepared.append((ref, job, build_recipe(job, server=job.source.get("server"), api_key=api_key)))
     finally:
         if downloads is not None:
@@ -144,7 +149,7 @@ def fetch(
         return result
     for ref, job, recipe in prepared:
         target = Path(out) if is_file_target(out) else Path(out) / recipe_name(job, ref)
-        state = write_recipe(target, recipe, force=force)
+        state = write_recipe(target, keep_first_capture(target, recipe), force=force)
         (result.written if state == "written" else result.unchanged).append(str(target))
         if raw and "job" in recipe:
             raw_path = target.with_suffix(".json")

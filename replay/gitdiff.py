@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from replay.diff import graph_fields, link_table, ui_node_fields
 from replay.diff_render import format_value
+from replay.environment_render import render_lines
 from replay.errors import InputError
 from replay.jobs import KIND_RECIPE, Job, job_from_document
 from replay.recipe import job_from_recipe
@@ -176,6 +177,8 @@ def render_textconv(job: Job) -> str:
         lines += ["", "# ui workflow", *_ui_lines(job.ui_workflow)]
     if job.artifacts is not None:
         lines += ["", "# artifacts", *_artifact_lines(job.artifacts)]
+    if job.environment:
+        lines += ["", "# environment", *render_lines(job.environment)]
     if job.repro:
         lines += ["", "# repro", *_flat_lines("repro", job.repro)]
     while lines and not lines[0]:

@@ -133,6 +133,8 @@ class Job:
     repro: dict[str, Any] | None = None
     artifacts: list[dict[str, Any]] | None = None
     """What the outputs contained, by content (SPEC §7): a recipe's `artifacts`, or set by `fetch --outputs`."""
+    environment: dict[str, Any] | None = None
+    """Where the job ran (a recipe's `environment` section, SPEC §9), None when not recorded."""
 
     @property
     def duration(self) -> float | None:

@@ -17,7 +17,8 @@ from replay.errors import DocumentError, InputError, TargetExistsError
 from replay.jobs import KIND_RECIPE, Job, job_from_detail, rebuild_workflow
 
 RECIPE_VERSION = 1
-KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "artifacts", "repro", "bisect")
+KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "artifacts", "environment", "repro",
+             "bisect")
 REDACTED = "<redacted>"
 SECRET_EXTRA_KEYS = ("api_key_comfy_org", "auth_token_comfy_org")
 MIN_SCRUBBED_KEY = 8
@@ -130,6 +131,8 @@ def build_recipe(job: Job, *, server: str | None = None, api_key: str | None = N
         recipe["ui_workflow"] = job.ui_workflow
     if job.artifacts is not None:
         recipe["artifacts"] = [ordered_artifact(artifact) for artifact in job.artifacts]
+    if job.environment is not None:
+        recipe["environment"] = job.environment
     if job.repro is not None:
         recipe["repro"] = job.repro
     # A key shorter than 8 characters is no real credential, and scrubbing it would mangle ordinary text.
@@ -173,7 +176,7 @@ def check_outline(data: Any, *, file: str | None = None) -> None:
         raise DocumentError("not a comfy-replay recipe (no top-level 'recipe' key)", file=where)
     if data["recipe"] != RECIPE_VERSION or isinstance(data["recipe"], bool):
         raise DocumentError(f"unsupported recipe version {data['recipe']!r}; this comfy-replay reads version 1", file=where)
-    for key in ("source", "job", "extra_data", "ui_workflow", "repro"):
+    for key in ("source", "job", "extra_data", "ui_workflow", "environment", "repro"):
         if key in data and not isinstance(data[key], dict):
             raise DocumentError(f"'{key}' must be a mapping", file=where)
     artifacts = data.get("artifacts")
@@ -242,6 +245,8 @@ def job_from_recipe(recipe: dict[str, Any]) -> Job:
     job.repro = recipe.get("repro")
     artifacts = recipe.get("artifacts")
     job.artifacts = [dict(a) for a in artifacts] if isinstance(artifacts, list) else None
+    environment = recipe.get("environment")
+    job.environment = environment if isinstance(environment, dict) else None
     return job
 
 

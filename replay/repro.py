@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from replay.environment import keep_first_capture
 from replay.errors import InputError, JobStateError
 from replay.fetching import DEFAULT_DIR, is_file_target
 from replay.jobs import ExecutionError, Job, cached_nodes
@@ -22,6 +23,7 @@ from replay.workflow import Graph, Override, apply_sets, is_link, natural_key, n
 if TYPE_CHECKING:
     from replay.client import Client
     from replay.nodedefs import NodeDefs
+    from replay.preflight import PreflightReport
     from replay.submit import ProgressCallback
 
 Mode = Literal["full", "minimal"]
@@ -274,6 +276,7 @@ def repro_recipe(plan: ReproPlan, job: Job, *, server: str | None = None, api_ke
         ui_workflow=plan.ui_workflow,
         source={**{k: v for k, v in job.source.items() if k != "server"}, "derived_from": "repro"},
         repro=plan.section(),
+        environment=job.environment,
     )
     return build_recipe(derived, server=server or job.source.get("server"), api_key=api_key)
 
@@ -333,6 +336,8 @@ class ReproRun:
     job_id: str | None = None
     new_job: Job | None = None
     verdict: Verdict | None = None
+    environment: dict[str, Any] | None = None
+    """Where the failed job ran (its recipe's `environment`): what the server is checked against before a rerun."""
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` result of `repro` (SPEC §4), with a few more keys."""
@@ -374,10 +379,10 @@ def write_repro(
     plan = build_repro(job, minimal=minimal, sets=sets, pin_inputs=pin_inputs, defs=defs)
     recipe = repro_recipe(plan, job, api_key=api_key)
     if out == "-":
-        return ReproRun(plan, "-", "printed", recipe_text=dumps_recipe(recipe))
+        return ReproRun(plan, "-", "printed", recipe_text=dumps_recipe(recipe), environment=job.environment)
     target = Path(out) if is_file_target(out) else Path(out) / f"{job.id or 'job'}.repro.yaml"
-    state = write_recipe(target, recipe, force=force)
-    return ReproRun(plan, str(target), state)
+    state = write_recipe(target, keep_first_capture(target, recipe), force=force)
+    return ReproRun(plan, str(target), state, environment=recipe.get("environment"))
 
 
 def rerun(
@@ -390,6 +395,8 @@ def rerun(
     defs: NodeDefs | None = None,
     on_submitted: Callable[[str], None] | None = None,
     on_progress: ProgressCallback | None = None,
+    strict_env: bool = False,
+    on_preflight: Callable[[PreflightReport], None] | None = None,
 ) -> ReproRun:
     """Submit a run's prompt (targets and UI graph included) and, with `wait`, follow it and judge it.
 
@@ -400,7 +407,8 @@ def rerun(
 
     plan = run.plan
     run.job_id = submit_prompt(
-        client, plan.prompt, ui_workflow=plan.ui_workflow, targets=plan.targets, preflight=preflight, defs=defs
+        client, plan.prompt, ui_workflow=plan.ui_workflow, targets=plan.targets, preflight=preflight, defs=defs,
+        environment=run.environment, strict_env=strict_env, on_preflight=on_preflight,
     )
     if on_submitted is not None:
         on_submitted(run.job_id)

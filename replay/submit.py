@@ -11,14 +11,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from replay.errors import GraphError, InputError, JobNotFound, ServerError, WaitTimeout
+from replay.errors import InputError, JobNotFound, ServerError, WaitTimeout
 from replay.jobs import Job, check_job_id, job_from_detail
-from replay.recipe import REDACTED
-from replay.workflow import Graph, Override, apply_sets, natural_key, node_inputs
+from replay.workflow import Graph, Override, apply_sets
 
 if TYPE_CHECKING:
     from replay.client import Client
     from replay.nodedefs import NodeDefs
+    from replay.preflight import PreflightReport
 
 FIRST_POLL = 0.5
 MAX_POLL = 5.0
@@ -52,26 +52,9 @@ def preflight_problems(
     required inputs are present, values sit inside enums and ranges, targets are output nodes, and the
     prompt has an output node at all.
     """
-    from replay.validate import check_prompt_graph, json_path  # noqa: PLC0415 - validate pulls in jsonschema
+    from replay.preflight import prompt_findings  # noqa: PLC0415
 
-    lines = [f"{json_path(path)}: {message}" for path, message in check_prompt_graph(prompt)]
-    for node_id in sorted(prompt, key=natural_key):
-        for name, value in node_inputs(prompt[node_id]).items():
-            if value == REDACTED:
-                lines.append(
-                    f"node {node_id} input {name!r}: the value was redacted when the recipe was written; "
-                    f"give it with --set {node_id}.{name}=VALUE"
-                )
-    wanted = list(targets)
-    for target in wanted:
-        if target not in prompt:
-            lines.append(f"target {target}: the prompt has no such node")
-    if defs is not None:
-        from replay.nodedefs import check_prompt  # noqa: PLC0415
-
-        lines.extend(f"{p.location}: {p.message}" for p in check_prompt(prompt, defs))
-        lines.extend(_output_problems(prompt, wanted, defs))
-    return lines
+    return [str(finding) for finding in prompt_findings(prompt, targets=targets, defs=defs)]
 
 
 def _output_problems(prompt: Mapping[str, Any], targets: list[str], defs: NodeDefs) -> list[str]:
@@ -108,25 +91,28 @@ def submit_prompt(
     targets: Iterable[str] | None = None,
     preflight: bool = True,
     defs: NodeDefs | None = None,
+    environment: Mapping[str, Any] | None = None,
+    strict_env: bool = False,
+    on_preflight: Callable[[PreflightReport], None] | None = None,
 ) -> str:
     """Check a prompt (unless `preflight` is False), POST it once to /api/prompt, and return the new job id.
 
-    Node definitions are `defs` when given, else the server's `/object_info` when it answers. A failed
-    preflight raises GraphError whose `problems` hold one line each, and nothing is sent. The server's
-    refusals come from the client: SubmitRejected (400, with node_errors), ServerError (402, 429, 5xx),
-    AuthError (401/403).
+    The checks are `replay.preflight.preflight`: node definitions are `defs` when given, else the server's
+    `/object_info` when it answers; `environment` (a recipe's section) is compared with the server's.
+    `on_preflight` gets the report (warnings, drift, the server's environment) before anything is decided.
+    A failed preflight raises GraphError whose `problems` hold one line each, drift with `strict_env` raises
+    EnvironmentDrift (exit 2); then nothing is sent. The server's refusals come from the client:
+    SubmitRejected (400, with node_errors), ServerError (402, 429, 5xx), AuthError (401/403).
     """
     wanted = list(targets or [])
     if preflight:
-        if defs is None:
-            defs = server_defs(client)
-        problems = preflight_problems(prompt, targets=wanted, defs=defs)
-        if problems:
-            count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
-            raise GraphError(
-                f"preflight found {count} in the prompt; nothing was submitted (fix them, or pass --no-preflight)",
-                problems=problems,
-            )
+        from replay.preflight import run_preflight  # noqa: PLC0415
+
+        report = run_preflight(prompt, client=client, targets=wanted, defs=defs, ui_workflow=ui_workflow,
+                               environment=environment)
+        if on_preflight is not None:
+            on_preflight(report)
+        report.raise_for_problems(strict_env=strict_env)
     result = client.submit(submit_body(prompt, ui_workflow=ui_workflow, targets=wanted))
     return str(result["prompt_id"])
 
@@ -139,10 +125,13 @@ def submit_job(
     targets: Iterable[str] | None = None,
     preflight: bool = True,
     defs: NodeDefs | None = None,
+    strict_env: bool = False,
+    on_preflight: Callable[[PreflightReport], None] | None = None,
 ) -> str:
     """Submit the prompt of a job, recipe or prompt file with overrides; return the new job id.
 
-    `targets` default to those of the recipe's `repro` section.
+    `targets` default to those of the recipe's `repro` section; the recipe's environment is checked for drift
+    (see `submit_prompt`).
     """
     if not job.prompt:
         hint = " (a UI workflow: convert it to an API prompt first with `comfy-replay convert`)" if job.ui_workflow else ""
@@ -152,7 +141,8 @@ def submit_job(
         section = job.repro if isinstance(job.repro, dict) else {}
         listed = section.get("targets")
         targets = [str(t) for t in listed] if isinstance(listed, list) else []
-    return submit_prompt(client, prompt, ui_workflow=job.ui_workflow, targets=targets, preflight=preflight, defs=defs)
+    return submit_prompt(client, prompt, ui_workflow=job.ui_workflow, targets=targets, preflight=preflight, defs=defs,
+                         environment=job.environment, strict_env=strict_env, on_preflight=on_preflight)
 
 
 def wait_for_job(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from replay.environment_render import summary_line
 from replay.jobs import Job, cached_nodes
 
 
@@ -52,6 +53,7 @@ def summarize(job: Job) -> dict[str, Any]:
         "outputs": _output_files(job.outputs),
         "cached": cached_nodes(job),
         "error": None,
+        "environment": job.environment,
     }
     if job.error is not None:
         err = job.error
@@ -103,6 +105,9 @@ def render_summary(summary: dict[str, Any]) -> str:
         rows.append(("exception", f"{err['exception_type']}: {err['message']}"))
         if err["last_frame"]:
             rows.append(("last frame", err["last_frame"]))
+    line = summary_line(summary.get("environment"))
+    if line:
+        rows.append(("environment", line))
     width = max(len(k) for k, _ in rows)
     return "".join(f"{k.ljust(width)}  {v}\n" for k, v in rows)
 

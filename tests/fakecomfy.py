@@ -134,7 +134,7 @@ class FakeComfy:
     `hits` (requests per path, query left out), `connections` (TCP connections accepted), `errors` (tracebacks of
     crashes inside the fake; a test fixture should assert it is empty).
     What tests can set: `delay` (seconds before every response), `run_polls`, `run_seconds`, `never_finish`,
-    `object_info`, plus `add_job`, `fail_when`, `cancel_next` and `fault`.
+    `object_info`, `system_stats`, plus `add_job`, `fail_when`, `cancel_next` and `fault`.
     Output files (fakecomfy_outputs): `files.add(filename, data, subfolder=, type=)` serves a file at /api/view;
     submitted runs of image nodes serve real PNG/WebP files made from the prompt; on Cloud, /api/view redirects to
     `storage` (a second server on another port whose `requests` show what reached it).
@@ -159,6 +159,7 @@ class FakeComfy:
         self.cloud_error_shape = cloud_error_shape
         self.strip_secrets = strip_secrets
         self.verbose = verbose
+        self.system_stats: JsonDict | None = None  # served by /system_stats instead of the dialect's default
         self.submissions: list[Any] = []
         self.requests: list[Logged] = []
         self.hits: collections.Counter[str] = collections.Counter()
@@ -390,7 +391,7 @@ class FakeComfy:
             ("POST", "/api/prompt", self._post_prompt),
             ("GET", "/api/prompt", self._queue_info),
             ("GET", "/api/object_info", self._get_object_info),
-            ("GET", "/api/system_stats", lambda q, h, b: json_response(CLOUD_SYSTEM_STATS)),
+            ("GET", "/api/system_stats", lambda q, h, b: json_response(self.system_stats or CLOUD_SYSTEM_STATS)),
             ("GET", "/api/view", lambda q, h, b: cloud_view(self.files, self.storage, q)),  # type: ignore[arg-type]
         ]
         return self._dispatch(routes, method, path, query, headers, body)
@@ -677,6 +678,8 @@ class FakeComfy:
         return json_response({name: info} if info is not None else {})
 
     def _system_stats(self, query: dict[str, str], headers: Mapping[str, str], body: bytes) -> Response:
+        if self.system_stats is not None:
+            return json_response(self.system_stats)
         stats = json.loads(json.dumps(OSS_SYSTEM_STATS))
         if self.dialect == "oss-legacy":
             stats["system"]["comfyui_version"] = "0.5.1"

@@ -19,6 +19,8 @@ PUBLIC = {
     "bisect_jobs", "plan_bisect", "find_changes", "write_bisect", "BisectResult",
     "download_outputs", "compare_artifacts", "OutputStore", "OutputPair", "Thresholds", "NotFound",
     "download_job_outputs", "compare_job_outputs", "cached_nodes",
+    "run_preflight", "PreflightReport", "Finding", "capture_environment", "environment_drift", "diff_environments",
+    "Drift", "EnvChange", "EnvironmentDrift",
 }
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from replay.client import Client
     from replay.jobs import Job
     from replay.nodedefs import NodeDefs
+    from replay.preflight import PreflightReport
 
 PROG = "comfy-replay"
 EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_SERVER, EXIT_AUTH = 0, 1, 2, 3, 4
@@ -184,6 +185,38 @@ def _wait_options(p: argparse.ArgumentParser) -> None:
                    help="seconds to follow the job with --wait (default 600)")
     p.add_argument("--no-preflight", action="store_true",
                    help="submit without checking the prompt against the graph rules and /object_info first")
+
+
+def _strict_env_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strict-env", action="store_true",
+                   help="exit 2 before submitting when the server differs from where the recipe's job ran "
+                        "(ComfyUI, PyTorch or package versions, devices, node classes, model files)")
+
+
+class PreflightNotes:
+    """The `on_preflight` callback of commands that submit: warnings (drift included) to stderr, the report kept
+    for `--json` (`environment_drift`, and `environment`: the server's, captured at submit time)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.report: PreflightReport | None = None
+
+    def __call__(self, report: PreflightReport) -> None:
+        self.report = report
+        for finding in report.warnings:
+            what = "environment drift" if finding.check == "environment" else "preflight"
+            self.ctx.info(f"{PROG}: warning: {what}: {finding.message}")
+
+    def json(self) -> dict[str, Any]:
+        """`{"environment_drift": [...], "environment": {...} | null}` for the command's --json result."""
+        report = self.report
+        return {"environment_drift": report.drift_json() if report else [],
+                "environment": report.environment if report else None}
+
+
+def _check_strict_env(args: argparse.Namespace) -> None:
+    if getattr(args, "strict_env", False) and getattr(args, "no_preflight", False):
+        raise UsageError("--strict-env needs the preflight checks: drop --no-preflight")
 
 
 def _progress(ctx: Context, what: str) -> Callable[[str, float], None] | None:

@@ -8,10 +8,13 @@ from replay.cli._base import (
     EXIT_NEGATIVE,
     EXIT_OK,
     Context,
+    PreflightNotes,
     UsageError,
+    _check_strict_env,
     _end_progress,
     _progress,
     _set_option,
+    _strict_env_option,
     _wait_options,
     arguments,
     command,
@@ -33,12 +36,14 @@ def _repro_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--object-info", metavar="FILE",
                    help="node definitions (/object_info JSON, plain or .gz): output nodes and preflight checks")
     p.add_argument("--force", action="store_true", help="overwrite a recipe of another job at the target path")
+    _strict_env_option(p)
 
 
 @command("repro", "rebuild a failed job as a resubmittable recipe, optionally rerun it and judge the result",
          "From a failed job's execution_error, write a recipe that can run again: the whole prompt, or with\n"
          "--minimal only what is needed to hit the failure. --set tries a fix; --submit posts it; --wait follows\n"
          "it and prints the verdict: reproduced, different-failure or not-reproduced (all exit 0).\n"
+         "Before --submit, environment drift from the recipe is a warning (--strict-env: exit 2, nothing posted).\n"
          "Example: comfy-replay repro f7838b83-aab4-48ed-96a5-1e0cb6760bc6 --minimal --submit --wait")
 @arguments(_repro_args)
 def cmd_repro(ctx: Context) -> int:
@@ -49,8 +54,14 @@ def cmd_repro(ctx: Context) -> int:
     a = ctx.args
     if a.wait and not a.submit:
         raise UsageError("--wait follows a submitted job: add --submit")
+    _check_strict_env(a)
     sets = [parse_set(text) for text in a.sets]
     job = ctx.load_job(a.job)
+    if job.source.get("server"):
+        from replay.environment import ensure_environment  # noqa: PLC0415
+
+        for note in ensure_environment(job, ctx.client()):
+            ctx.info(f"note: {note}")
     defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
     if defs is None and (a.submit or job.source.get("server")):
         defs = server_defs(ctx.client())
@@ -58,16 +69,17 @@ def cmd_repro(ctx: Context) -> int:
                       force=a.force, api_key=ctx.api_key)
     if run.state == "printed":
         ctx.stdout.write(run.recipe_text)
+    notes = PreflightNotes(ctx)
     if a.submit:
         progress = _progress(ctx, "the new job")
         try:
             rerun(run, ctx.client(), wait=a.wait, wait_timeout=a.wait_timeout, preflight=not a.no_preflight,
-                  defs=defs, on_progress=progress,
+                  defs=defs, on_progress=progress, strict_env=a.strict_env, on_preflight=notes,
                   on_submitted=(lambda job_id: ctx.info(f"submitted job {job_id}")) if a.wait else None)
         finally:
             _end_progress(ctx, progress)
     if ctx.as_json:
-        ctx.emit_json(run.to_json())
+        ctx.emit_json({**run.to_json(), **notes.json()})
     elif run.state == "printed":
         ctx.info(render_repro(run).rstrip("\n"))
     else:
@@ -82,11 +94,14 @@ def _submit_args(p: argparse.ArgumentParser) -> None:
     _wait_options(p)
     p.add_argument("--object-info", metavar="FILE",
                    help="node definitions for the preflight checks instead of the server's /object_info")
+    _strict_env_option(p)
 
 
 @command("submit", "post a recipe's or file's prompt to the server",
          "Post the prompt (with the UI graph as extra_pnginfo.workflow, and a repro recipe's targets) to\n"
          "/api/prompt after a preflight check, and print the new job id. --wait follows the job to the end.\n"
+         "The preflight compares the recipe's environment with the server's: drift (other versions, missing node\n"
+         "classes or model files) is a warning, and --strict-env exits 2 before anything is posted.\n"
          "Example: comfy-replay submit recipes/f7838b83-aab4-48ed-96a5-1e0cb6760bc6.repro.yaml --wait")
 @arguments(_submit_args)
 def cmd_submit(ctx: Context) -> int:
@@ -95,13 +110,16 @@ def cmd_submit(ctx: Context) -> int:
     from replay.workflow import parse_set  # noqa: PLC0415
 
     a = ctx.args
+    _check_strict_env(a)
     sets = [parse_set(text) for text in a.sets]
     job = ctx.load_job(a.file)
     defs = ctx.node_definitions(a.object_info, required=True) if a.object_info else None
-    job_id = submit_job(ctx.client(), job, sets=sets, preflight=not a.no_preflight, defs=defs)
+    notes = PreflightNotes(ctx)
+    job_id = submit_job(ctx.client(), job, sets=sets, preflight=not a.no_preflight, defs=defs,
+                        strict_env=a.strict_env, on_preflight=notes)
     if not a.wait:
         if ctx.as_json:
-            ctx.emit_json({"job_id": job_id, "status": None, "error": None})
+            ctx.emit_json({"job_id": job_id, "status": None, "error": None, **notes.json()})
         else:
             ctx.print(job_id)
         return EXIT_OK
@@ -112,7 +130,7 @@ def cmd_submit(ctx: Context) -> int:
     finally:
         _end_progress(ctx, progress)
     if ctx.as_json:
-        ctx.emit_json({"job_id": job_id, "status": new.status, "error": error_fields(new.error)})
+        ctx.emit_json({"job_id": job_id, "status": new.status, "error": error_fields(new.error), **notes.json()})
     else:
         ctx.print(job_id)
         ctx.print(f"failed at {describe_error(new.error)}" if new.status == "failed" else str(new.status))
