@@ -483,3 +483,20 @@ def test_fetch_outputs_downloads_only_from_the_server_a_job_came_from(recorded_s
     code, _, err = run(["fetch", str(tmp_path / "s" / f"{JOB1}.yaml"), "-o", str(tmp_path / "t"), "--outputs"], env=env)
     assert code == 0, err
     assert len(loads_recipe((tmp_path / "t" / f"{JOB1}.yaml").read_bytes())["artifacts"]) == 2
+
+
+def test_the_repro_verdict_names_the_nodes_the_rerun_took_from_cache():
+    from replay.repro import ReproRun, build_repro, render_repro
+
+    failed = job_from_document(load("oss/fail_runtime_zerodiv.job.json"))
+    rerun_detail = load("oss/fail_runtime_zerodiv.job.json")
+    for name, data in rerun_detail["execution_status"]["messages"]:
+        if name == "execution_cached":
+            data["nodes"] = ["1", "4"]
+    run_ = ReproRun(build_repro(failed), "r.yaml", "written", job_id=failed.id,
+                    new_job=job_from_document(rerun_detail), verdict="reproduced")
+    assert "cached     1, 4 (taken from ComfyUI's cache, not run again)\n" in render_repro(run_)
+    assert run_.to_json()["cached_nodes"] == ["1", "4"]
+    del rerun_detail["execution_status"]  # a server that does not report its cache: no line, null in JSON
+    run_.new_job = job_from_document(rerun_detail)
+    assert "cached" not in render_repro(run_) and run_.to_json()["cached_nodes"] is None
