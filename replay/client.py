@@ -461,7 +461,8 @@ class Client:
         session that carries no credentials at all (requests would keep a custom X-API-Key header). The byte
         count is checked against Content-Length. Connection failures, cut-off bodies and 429/5xx are retried
         like any GET, rewinding `dest` to where it started. Raises NotFound on 404 (and on 400/403 when the
-        server refuses the file reference itself, e.g. a `../` path), AuthError on 401.
+        server refuses the file reference itself, e.g. a `../` path), AuthError on 401/403 from our server;
+        a refusal by the storage (an expired signed link) is a ServerError.
         """
         what = f"output {filename!r}"
         params = {"filename": filename, "subfolder": subfolder, "type": type}
@@ -549,13 +550,20 @@ class Client:
             raise _Retryable(f"{self.server} failed {what} (HTTP {status})", url=where, status=status,
                              retry_after=_retry_after(response))
         if status >= 300:
-            self._raise_for_status(response, what)
+            if _origin(response.url) != self.server:  # signed storage: its answers say nothing about our key
+                raise ServerError(f"the storage {self.server} sent us to refused {what} (HTTP {status}); "
+                                  "its signed link may have expired: try again", url=where, status=status)
+            if status in (401, 403):
+                hint = "set COMFY_API_KEY (or --api-key) to a valid Comfy Cloud API key"
+                raise AuthError(f"{self.server} refused {what} (HTTP {status}); {hint}", url=where, status=status)
             raise MalformedResponse(f"{self.server} answered {what} with HTTP {status}", url=where, status=status)
-        declared = response.headers.get("Content-Length")
+        # A server that compresses anyway (we ask for identity) is decoded; only then is Content-Length not ours.
+        encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+        declared = None if encoded else response.headers.get("Content-Length")
         digest = hashlib.sha256()
         size = 0
         try:
-            for chunk in response.raw.stream(VIEW_CHUNK, decode_content=False):
+            for chunk in response.raw.stream(VIEW_CHUNK, decode_content=encoded):
                 dest.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)

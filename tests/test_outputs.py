@@ -148,6 +148,20 @@ def test_cloud_redirect_to_storage_is_followed_without_the_api_key():
         assert all(KEY not in logged.path for logged in at_storage)
 
 
+def test_storage_refusing_a_signed_link_is_a_server_error_that_shows_no_signature(tmp_path):
+    from replay.errors import AuthError, ServerError
+
+    with FakeComfy(dialect="cloud", api_key=KEY) as server:
+        serve_recordings(server)
+        assert server.storage is not None
+        server.storage.fault("/signed/", "status", code=403, body="<Error><Code>AccessDenied</Code></Error>")
+        with client_for(server) as client, pytest.raises(ServerError) as caught:
+            download_outputs(client, {"4": load(RUN1)["outputs"]["4"]}, OutputStore(tmp_path))
+    assert not isinstance(caught.value, AuthError) and caught.value.status == 403
+    assert "Signature" not in str(caught.value) and "Signature" not in (caught.value.url or "")
+    assert KEY not in str(caught.value)
+
+
 def test_cloud_view_without_the_key_is_refused_as_an_auth_error(tmp_path):
     with FakeComfy(dialect="cloud", api_key=KEY) as server:
         serve_recordings(server)
