@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from replay import canonical
 from replay.errors import DocumentError, InputError
-from replay.jobs import KIND_RECIPE, Job, cached_nodes
+from replay.jobs import KIND_RECIPE, Job
 
 if TYPE_CHECKING:
     from replay.client import Client
@@ -166,17 +166,8 @@ def compare_job_outputs(a: Job, b: Job, *, stores: Sequence[OutputStore | None] 
                              thresholds=thresholds or Thresholds())
 
 
-def all_outputs_cached(job: Job) -> bool:
-    """True when ComfyUI reports every output node of the job as served from its cache (nothing was rerun)."""
-    cached = cached_nodes(job)
-    if not cached or not job.outputs:
-        return False
-    return all(str(node) in cached for node in job.outputs)
-
-
 __all__ = [
     "OUTPUTS_DIR",
-    "all_outputs_cached",
     "compare_job_outputs",
     "download_job_outputs",
     "has_output_files",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from replay.environment_diff import EnvChange, diff_environments
 from replay.errors import InputError
-from replay.jobs import Job, cached_nodes, count_output_files
+from replay.jobs import Job, all_outputs_cached, cached_nodes, count_output_files
 from replay.workflow import is_link, natural_key
 
 if TYPE_CHECKING:
@@ -187,6 +187,8 @@ class JobDiff:
     """Outputs compared by content (SPEC §7) when both sides have artifacts; None otherwise."""
     cached: tuple[list[str] | None, list[str] | None] | None = None
     """The nodes each side took from ComfyUI's cache (None for a side that does not say); None for non-runs."""
+    outputs_cached: tuple[bool, bool] = (False, False)
+    """Whether every output node of a (of b) came from ComfyUI's cache: that run recomputed none of its outputs."""
     stores: tuple[OutputStore | None, OutputStore | None] = field(default=(None, None), compare=False, repr=False)
     """Where a's and b's output files are (for renderers that show them, e.g. an HTML report); not in `to_json`."""
     environment: tuple[EnvChange, ...] = ()
@@ -793,6 +795,7 @@ def diff_jobs(
         assert a.ui_workflow is not None and b.ui_workflow is not None
         nodes, titles, graph, subgraphs = _diff_ui(a.ui_workflow, b.ui_workflow, tolerance, ignore, include_layout)
     outputs = status = error = pairs = cached = None
+    outputs_cached = (False, False)
     store_a, store_b = (list(stores) + [None, None])[:2]
     if a.status is not None and b.status is not None:
         outputs = _diff_outputs(a, b, tolerance)
@@ -800,6 +803,7 @@ def diff_jobs(
         errors = (_error_info(a), _error_info(b))
         error = errors if errors[0] != errors[1] else None
         cached = (cached_nodes(a), cached_nodes(b))
+        outputs_cached = (all_outputs_cached(a), all_outputs_cached(b))
         if a.artifacts is not None and b.artifacts is not None:
             from replay.artifacts import compare_job_outputs  # noqa: PLC0415 - Pillow only when there are artifacts
 
@@ -809,7 +813,7 @@ def diff_jobs(
     return JobDiff(
         compared=compared, a=_side(a), b=_side(b), nodes=nodes, titles=titles, graph=graph,
         subgraphs=subgraphs, outputs=outputs, status=status, error=error, pairs=pairs, cached=cached,
-        stores=(store_a, store_b), environment=tuple(diff_environments(a.environment, b.environment)),
+        outputs_cached=outputs_cached, stores=(store_a, store_b), environment=tuple(diff_environments(a.environment, b.environment)),
     )
 
 

@@ -263,7 +263,7 @@ def render_text(d: JobDiff, color: bool = False, *, labels: tuple[str, str] | No
             lines += _output_lines(out, paint)
     lines += render_changes_text(d.environment)
     lines += _pair_lines(d.pairs, paint)
-    lines += _cached_lines(d.cached)
+    lines += _cached_lines(d.cached, d.outputs_cached)
     if d.identical:
         lines.append(f"identical {d.compared}" + (" and results" if d.outputs is not None else ""))
     return "\n".join(lines) + "\n"
@@ -346,13 +346,18 @@ def describe_side_cache(cached: list[str] | None) -> str | None:
     return ("node " if len(cached) == 1 else "nodes ") + ", ".join(cached)
 
 
-def _cached_lines(cached: tuple[list[str] | None, list[str] | None] | None) -> list[str]:
+def _cached_lines(cached: tuple[list[str] | None, list[str] | None] | None,
+                  outputs_cached: tuple[bool, bool] = (False, False)) -> list[str]:
     """Which nodes came from ComfyUI's cache, when a side reports any (a cached node was not run again)."""
     if cached is None or not (cached[0] or cached[1]):
         return []
     words = [f"{letter} {describe_side_cache(side)}" for letter, side in zip("ab", cached, strict=True)
              if side is not None]
-    return ["from cache: " + "; ".join(words) + " (taken from ComfyUI's cache, not run again)"]
+    lines = ["from cache: " + "; ".join(words) + " (taken from ComfyUI's cache, not run again)"]
+    for letter, whole in zip("ab", outputs_cached, strict=True):
+        if whole:
+            lines.append(f"{letter} recomputed none of its outputs: its results say nothing about a new run")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------- Markdown

@@ -306,6 +306,14 @@ def cached_nodes(job: Job) -> list[str] | None:
     return found
 
 
+def all_outputs_cached(job: Job) -> bool:
+    """True when ComfyUI reports every output node of the job as served from its cache: it recomputed none of them."""
+    cached = cached_nodes(job)
+    if not cached or not job.outputs:
+        return False
+    return all(str(node) in cached for node in job.outputs)
+
+
 def history_to_detail(job_id: str, entry: dict[str, Any]) -> dict[str, Any]:
     """Build the OSS job-detail shape from a `/history/{id}` entry (servers older than the jobs API).
 
@@ -417,6 +425,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "ExecutionError",
     "Job",
+    "all_outputs_cached",
     "cached_nodes",
     "check_job_id",
     "detect_kind",

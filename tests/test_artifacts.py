@@ -148,8 +148,9 @@ def test_show_says_a_fully_cached_run_recomputed_nothing():
 
 def test_diff_names_the_nodes_a_run_took_from_cache():
     d = diff_jobs(job_from_document(recorded(RUN1)), job_from_document(recorded(RUN2)))
-    assert d.cached == ([], ["1", "2", "3", "4", "5"])
+    assert d.cached == ([], ["1", "2", "3", "4", "5"]) and d.outputs_cached == (False, True)
     assert to_json(d)["cached"] == {"a": [], "b": ["1", "2", "3", "4", "5"]}
+    assert "\nb recomputed none of its outputs: its results say nothing about a new run\n" in render_text(d)
     assert "from cache: a none; b nodes 1, 2, 3, 4, 5 (taken from ComfyUI's cache, not run again)" in render_text(d)
     assert "| from cache | none | nodes 1, 2, 3, 4, 5 |" in render_markdown(d)
 
