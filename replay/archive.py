@@ -17,11 +17,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from replay.artifacts import recipe_has_artifacts, recorded_artifacts
 from replay.environment import CAPTURED_FETCH, capture_from_client, keep_first_capture
 from replay.errors import InputError, MalformedResponse, ReplayError
 from replay.fetching import FetchResult, check_job
@@ -30,6 +32,7 @@ from replay.recipe import build_recipe, write_recipe
 
 if TYPE_CHECKING:
     from replay.client import Client
+    from replay.outputs import OutputStore
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
@@ -52,6 +55,10 @@ class ArchiveResult(FetchResult):
 
     listed: int = 0
     interrupted: bool = False
+    outputs_dir: str | None = None
+    """With `outputs`: the store the files went to, and how many files were recorded and missing on the server."""
+    output_files: int = 0
+    missing_files: int = 0
 
 
 @dataclass
@@ -93,7 +100,7 @@ class _Plan:
 
 
 def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_id: str | None,
-          limit: int | None, refresh: bool, page_size: int) -> _Plan:
+          limit: int | None, refresh: bool, page_size: int, outputs: bool = False) -> _Plan:
     plan = _Plan()
     seen: set[str] = set()
     for entry in client.list_jobs(status=statuses, workflow_id=workflow_id, page_size=page_size, limit=limit):
@@ -109,7 +116,8 @@ def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_
         plan.listed += 1
         if entry.get("status") not in TERMINAL_STATUSES:
             plan.not_finished.append(job_id)
-        elif not refresh and (folder / f"{job_id}.yaml").exists():
+        elif not refresh and (folder / f"{job_id}.yaml").exists() and (
+                not outputs or recipe_has_artifacts(folder / f"{job_id}.yaml")):
             plan.on_disk.append(str(folder / f"{job_id}.yaml"))
         else:
             plan.todo.append(job_id)
@@ -117,9 +125,11 @@ def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_
 
 
 def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: str,
-                    api_key: str | None, environment: dict[str, Any] | None = None) -> tuple[str, str]:
+                    api_key: str | None, environment: dict[str, Any] | None = None,
+                    artifacts: list[dict[str, Any]] | None = None) -> tuple[str, str]:
     """Validate one fetched job detail and write its recipe: ("written"|"unchanged", path) or ("failed", why).
 
+    `artifacts` are its downloaded outputs (with `--outputs`); without them a recipe on disk keeps its own.
     Runs in a helper process when there are some, so it takes and returns only plain values.
     """
     try:
@@ -130,6 +140,8 @@ def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: st
         job.environment = environment
         check_job(job, job_id)
         target = os.path.join(folder, f"{job_id}.yaml")
+        job.artifacts = artifacts if artifacts is not None else (
+            recorded_artifacts(target, job.id) if os.path.exists(target) else None)
         recipe = keep_first_capture(target, build_recipe(job, server=server, api_key=api_key))
         return write_recipe(target, recipe), target
     except ReplayError as exc:
@@ -231,8 +243,11 @@ class _Run:
     """One run: fetching threads, the work and results queues, and the count of jobs being written."""
 
     def __init__(self, client: Client, folder: Path, job_ids: Sequence[str], api_key: str | None,
-                 helpers: _Helpers | None) -> None:
+                 helpers: _Helpers | None, store: OutputStore | None = None,
+                 downloads: Executor | None = None) -> None:
         self.client = client
+        self.store = store
+        self.downloads = downloads
         self.folder = str(folder)
         self.api_key = api_key
         self.process = helpers.archive_detail if helpers else _archive_detail
@@ -241,6 +256,7 @@ class _Run:
             self.work.put(job_id)
         self.results: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
         self.lock = threading.Condition()
+        self.files = self.missing = 0
         self.writing = 0
         self.closed = False
 
@@ -252,6 +268,7 @@ class _Run:
                 return
             try:
                 detail = self.client.get_job(job_id)
+                artifacts = self._download(job_id, detail)
             except ReplayError as exc:
                 self.results.put((job_id, "failed", str(exc)))
                 continue
@@ -265,11 +282,27 @@ class _Run:
             try:
                 environment = _fetch_environment(self.client, detail)
                 self.results.put((job_id, *self.process(self.folder, job_id, detail, self.client.server, self.api_key,
-                                                        environment)))
+                                                        environment, artifacts)))
             finally:
                 with self.lock:
                     self.writing -= 1
                     self.lock.notify_all()
+
+    def _download(self, job_id: str, detail: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """With `--outputs`: the job's output files, downloaded on this worker thread into the store."""
+        if self.store is None:
+            return None
+        from replay.outputs import download_outputs  # noqa: PLC0415
+
+        outputs = detail.get("outputs")
+        target = os.path.join(self.folder, f"{job_id}.yaml")
+        known = (recorded_artifacts(target, job_id) or []) if os.path.exists(target) else []
+        artifacts = download_outputs(self.client, outputs if isinstance(outputs, dict) else {}, self.store,
+                                     executor=self.downloads, known=known)
+        with self.lock:
+            self.files += len(artifacts)
+            self.missing += sum(1 for a in artifacts if a.get("missing"))
+        return artifacts
 
     def close(self) -> None:
         """Start no new write, and wait for the writes in hand to finish."""
@@ -292,6 +325,7 @@ def archive(
     on_progress: Callable[[Progress], None] | None = None,
     helpers: int | None = 0,
     page_size: int = PAGE_SIZE,
+    outputs: str | os.PathLike[str] | None = None,
 ) -> ArchiveResult:
     """Archive every finished job the server lists (filtered by `statuses` / `workflow_id`, at most `limit`).
 
@@ -303,7 +337,10 @@ def archive(
     number of helper processes for the CPU part (0, the default: none; None: one per core when it pays off,
     as the command line does). Helper processes start from a fork server, so a script that asks for them must
     be safe to import (`if __name__ == "__main__":`), as with any multiprocessing. `page_size` is the number
-    of jobs asked for per page of the list.
+    of jobs asked for per page of the list. With `outputs` (a folder; "" for `outputs/` inside `out_dir`),
+    each job's output files are downloaded by the same worker threads into that content-addressed store and
+    recorded as the recipe's `artifacts`; recipes on disk without artifacts are fetched again for them, and
+    files already in the store are not downloaded again.
     """
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise InputError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}")
@@ -313,8 +350,13 @@ def archive(
     if folder.exists() and not folder.is_dir():
         raise InputError(f"-o {folder}: exists and is not a folder")
 
+    store = None
+    if outputs is not None:
+        from replay.artifacts import OUTPUTS_DIR, open_store  # noqa: PLC0415 - Pillow only with --outputs
+
+        store = open_store(os.fspath(outputs) or folder / OUTPUTS_DIR)
     plan = _plan(client, folder, statuses=statuses, workflow_id=workflow_id, limit=limit, refresh=refresh,
-                 page_size=page_size)
+                 page_size=page_size, outputs=store is not None)
     result = ArchiveResult(listed=plan.listed, unchanged=list(plan.on_disk), skipped=list(plan.not_finished),
                            failed=list(plan.bad_ids))
     if plan.todo:
@@ -325,7 +367,8 @@ def archive(
     with _ctrl_c_sets(stop):
         pool = _helpers_for(len(plan.todo), helpers)
         try:
-            interrupted = _run(client, folder, plan.todo, api_key, pool, concurrency, stop, result, on_progress)
+            interrupted = _run(client, folder, plan.todo, api_key, pool, concurrency, stop, result, on_progress,
+                               store)
         finally:
             if pool is not None:
                 pool.close()
@@ -337,9 +380,25 @@ def archive(
 
 def _run(client: Client, folder: Path, job_ids: list[str], api_key: str | None, pool: _Helpers | None,
          concurrency: int, stop: threading.Event, result: ArchiveResult,
-         on_progress: Callable[[Progress], None] | None) -> bool:
+         on_progress: Callable[[Progress], None] | None, store: OutputStore | None = None) -> bool:
     """Fetch and archive `job_ids`, counting each into `result`; return True when `stop` cut the run short."""
-    run = _Run(client, folder, job_ids, api_key, pool)
+    # With outputs, one pool of download threads beside the fetching threads: a job's files download in parallel
+    # (its worker thread takes one, the pool the others) over the client's one connection pool.
+    downloads = ThreadPoolExecutor(concurrency, thread_name_prefix="archive-outputs") if store is not None else None
+    run = _Run(client, folder, job_ids, api_key, pool, store, downloads)
+    try:
+        return _follow(run, job_ids, concurrency, stop, result, on_progress)
+    finally:
+        if downloads is not None:
+            downloads.shutdown(wait=False, cancel_futures=True)
+        if store is not None:
+            result.outputs_dir = str(store.root)
+            result.output_files, result.missing_files = run.files, run.missing
+
+
+def _follow(run: _Run, job_ids: list[str], concurrency: int, stop: threading.Event, result: ArchiveResult,
+            on_progress: Callable[[Progress], None] | None) -> bool:
+    """Start the fetching threads and count their results into `result` until done or stopped."""
     progress = Progress(total=len(job_ids))
     for i in range(min(concurrency, len(job_ids))):
         threading.Thread(target=run.worker, name=f"archive-{i}", daemon=True).start()
@@ -401,6 +460,9 @@ def summary_lines(result: ArchiveResult) -> list[str]:
     head = (f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.skipped)} skipped "
             f"(not finished), {len(result.failed)} failed, of {result.listed} listed")
     lines = [("interrupted: " if result.interrupted else "") + head]
+    if result.outputs_dir is not None:
+        missing = f", {result.missing_files} missing on the server" if result.missing_files else ""
+        lines.append(f"outputs: {result.output_files} file(s) recorded in {result.outputs_dir}{missing}")
     lines.extend(f"failed {item['job_id']}: {item['error']}" for item in result.failed)
     if result.interrupted:
         lines.append("run the same command again to go on where this run stopped")
