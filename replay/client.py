@@ -403,6 +403,22 @@ class Client:
             raise MalformedResponse(f"{self.server} answered /api/object_info with a non-object", url=response.url)
         return body
 
+    def system_stats(self) -> dict[str, Any]:
+        """GET /api/system_stats: versions, OS and devices (Cloud adds `system.cloud_version`)."""
+        response = self._get("/api/system_stats")
+        self._raise_for_status(response, "the system stats (/api/system_stats)")
+        body = self._json(response, "the system stats")
+        if not isinstance(body, dict):
+            raise MalformedResponse(f"{self.server} answered /api/system_stats with a non-object", url=response.url)
+        return body
+
+    def free(self, *, free_memory: bool = True) -> None:
+        """POST /api/free `{"free_memory": true}` once: an open-source server drops its node cache (and models)
+        before the next job, so that job recomputes every node. Comfy Cloud has no such route."""
+        data = json.dumps({"free_memory": free_memory}).encode()
+        response = self._send("POST", "/api/free", data=data, headers={"Content-Type": "application/json"})
+        self._raise_for_status(response, "the request to clear the cache (/api/free)")
+
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /api/prompt once (never retried: a retry could queue the job twice); returns `{prompt_id, ...}`."""
         data = json.dumps(body, allow_nan=False).encode()

@@ -139,8 +139,9 @@ def arguments(adder: Callable[[argparse.ArgumentParser], None]) -> Callable[[Com
 def _common_options(parser: argparse.ArgumentParser) -> None:
     s = argparse.SUPPRESS
     group = parser.add_argument_group("common options")
-    group.add_argument("--server", metavar="URL", default=s, help="server URL (env COMFY_SERVER; default "
-                       "https://cloud.comfy.org with an API key, else http://127.0.0.1:8188)")
+    if "--server" not in parser._option_string_actions:  # a command may take several (verify)
+        group.add_argument("--server", metavar="URL", default=s, help="server URL (env COMFY_SERVER; default "
+                           "https://cloud.comfy.org with an API key, else http://127.0.0.1:8188)")
     group.add_argument("--api-key", metavar="KEY", default=s,
                        help="Comfy Cloud API key, sent as X-API-Key (prefer env COMFY_API_KEY)")
     group.add_argument("--timeout", metavar="S", type=float, default=s, help="seconds per HTTP request (default 30)")

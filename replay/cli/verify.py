@@ -1,0 +1,162 @@
+"""The verify command: re-run a folder of recipes as a regression suite on one or more servers."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from typing import TYPE_CHECKING
+
+from replay.cli._base import (
+    EXIT_INTERRUPTED,
+    Context,
+    UsageError,
+    _is_terminal,
+    arguments,
+    command,
+)
+
+if TYPE_CHECKING:
+    from replay.client import Client
+    from replay.verify import Progress
+
+
+def _pixel_threshold(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 255:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 255, not {text!r}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1 (0.001 = 0.1%), not {text!r}")
+    return value
+
+
+def _decibels(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of dB (e.g. 40), not {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="RECIPE|DIR",
+                   help="recipes with recorded outputs, or folders of them (searched recursively)")
+    p.add_argument("--server", dest="servers", action="append", default=[], metavar="URL",
+                   help="a server to run on (repeat to spread the recipes over several, one job at a time each; "
+                        "default: env COMFY_SERVER, else as for every command)")
+    p.add_argument("--update", action="store_true",
+                   help="record the new outputs of mismatching recipes as their artifacts (never a failed or "
+                        "cached run)")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a test case per recipe) for CI systems")
+    p.add_argument("--report", metavar="FILE", help="also write an HTML report (not available yet)")
+    p.add_argument("--pixel-threshold", type=_pixel_threshold, default=0, metavar="T",
+                   help="a channel difference up to T (0-255) does not count (default 0: exact)")
+    p.add_argument("--max-diff-ratio", type=_ratio, default=0.0, metavar="R",
+                   help="an image with at most this fraction of changed pixels counts as the same (default 0)")
+    p.add_argument("--min-psnr", type=_decibels, default=None, metavar="DB",
+                   help="an image whose PSNR is at least DB counts as the same")
+    p.add_argument("--wait-timeout", type=_seconds, default=600.0, metavar="S",
+                   help="seconds to wait for each job (default 600)")
+    p.add_argument("--keep-cache", action="store_true",
+                   help="do not clear the server's node cache first (POST /api/free); a run served from cache "
+                        "is reported as cached, never as a match")
+
+
+@command("verify", "re-run recipes and check their outputs are still the same",
+         "Re-run the recipes of completed jobs that recorded their outputs (fetch --outputs) and compare\n"
+         "the new outputs with the recorded ones by content: match, mismatch (with the numbers), failed,\n"
+         "cached (nothing recomputed) or error. Several --server values share the recipes, one job at a\n"
+         "time per server. Exit 0 all match, 1 any mismatch/failed/cached, 3 any error (and none of those),\n"
+         "2 bad input.\n"
+         "Example: comfy-replay verify recipes/ --server http://gpu1:8188 --server http://gpu2:8188")
+@arguments(_verify_args)
+def cmd_verify(ctx: Context) -> int:
+    from replay.client import Client  # noqa: PLC0415
+    from replay.outputs import Thresholds  # noqa: PLC0415
+    from replay.verify import VerifyInterrupted, verify  # noqa: PLC0415
+    from replay.verify_render import render_text, write_junit  # noqa: PLC0415
+
+    a = ctx.args
+    if a.report:
+        raise UsageError("--report: the HTML report is not part of this version of comfy-replay yet; "
+                         "use --junit FILE or --json for now")
+    if a.junit:
+        folder = os.path.dirname(os.path.abspath(a.junit))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise UsageError(f"--junit {a.junit}: cannot write a file in {folder}")
+    thresholds = Thresholds(pixel_threshold=a.pixel_threshold, max_diff_ratio=a.max_diff_ratio,
+                            min_psnr=a.min_psnr)
+    urls = list(dict.fromkeys(a.servers)) or [ctx.server]
+    timeout = getattr(a, "timeout", None) or 30.0
+    clients: list[Client] = []
+    bar = _Bar(ctx) if _is_terminal(ctx.stderr) and not getattr(a, "quiet", False) and not ctx.as_json else None
+    try:
+        for url in urls:
+            client = Client(url, ctx.api_key, timeout=timeout, pool_size=4)
+            if any(c.server == client.server for c in clients):
+                client.close()  # the same server twice would run two jobs at once on it
+                continue
+            clients.append(client)
+        try:
+            run = verify(a.paths, clients, thresholds=thresholds, keep_cache=a.keep_cache,
+                         wait_timeout=a.wait_timeout, update=a.update, on_progress=bar.show if bar else None)
+        except VerifyInterrupted as stop:
+            run = stop.run
+    finally:
+        if bar:
+            bar.end()
+        for client in clients:
+            client.close()
+    if a.junit:
+        write_junit(run, a.junit)
+    if ctx.as_json:
+        ctx.emit_json(run.to_json())
+    else:
+        ctx.stdout.write(render_text(run, update=a.update))
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    return run.exit_code
+
+
+class _Bar:
+    """`verify  12/40 [=========        ] 11 match, 1 mismatch` on one stderr line, redrawn in place."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.err = ctx.stderr
+        self.drawn = False
+
+    def show(self, progress: Progress) -> None:
+        width = 24
+        filled = width * progress.done // progress.total if progress.total else width
+        counts = ", ".join(f"{n} {name}" for name, n in progress.counts.items() if n)
+        self.err.write(f"\r\033[Kverify {progress.done:>5}/{progress.total} [{'=' * filled}{' ' * (width - filled)}]"
+                       f" {counts}")
+        self.err.flush()
+        self.drawn = True
+
+    def end(self) -> None:
+        if self.drawn:
+            self.err.write("\r\033[K")
