@@ -385,8 +385,8 @@ def _prepare(server: _Server) -> None:
     from replay.submit import server_defs  # noqa: PLC0415
 
     stats = server.client.system_stats()
-    system = stats.get("system") if isinstance(stats.get("system"), dict) else {}
-    server.cloud = "cloud_version" in system or server.client.server == "https://cloud.comfy.org"
+    system = stats.get("system")
+    server.cloud = (isinstance(system, dict) and "cloud_version" in system) or server.client.server == "https://cloud.comfy.org"
     server.defs = server_defs(server.client)
 
 

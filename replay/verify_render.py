@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET
 import re
+import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from replay import canonical
@@ -149,7 +149,8 @@ def junit_xml(run: VerifyRun, *, hostname: str | None = None) -> bytes:
                                      "time": suite.get("time", "0")})
     root.append(suite)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return text + b"\n"
 
 
 def write_junit(run: VerifyRun, path: str | os.PathLike[str]) -> None:
