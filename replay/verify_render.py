@@ -46,7 +46,7 @@ def describe_pair(pair: OutputPair) -> str:
         if metrics.get("mean_diff") is not None:
             parts.append(f"mean diff {_number(metrics['mean_diff'])}")
         if psnr is not None:
-            parts.append("PSNR " + (f"{psnr:.2f} dB" if isinstance(psnr, (int, float)) else str(psnr)))
+            parts.append("PSNR " + (f"{psnr:.1f} dB" if isinstance(psnr, (int, float)) else str(psnr)))
         text += ": " + ", ".join(parts)
     if pair.why:
         text += f": {pair.why}"

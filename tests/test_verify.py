@@ -103,8 +103,14 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def kill(server: FakeComfy) -> None:
+    """Stop a server for good: open keep-alive connections are reset too, new ones refused."""
+    server.fault(kind="reset")
+    server.stop()
+
+
 def posts(server: FakeComfy, path: str) -> int:
-    return sum(1 for r in server.requests if r.method == "POST" and r.target.split("?")[0] in (path, "/api" + path))
+    return sum(1 for r in server.requests if r.method == "POST" and r.path.split("?")[0] in (path, "/api" + path))
 
 
 # ---------------------------------------------------------------------------------------------- one server
@@ -122,9 +128,10 @@ def test_a_recipe_verifies_as_match_after_the_cache_is_cleared(server: FakeComfy
     # The new file has a new name (the run wrote it again) but the same bytes.
     assert result["outputs"][0]["a"]["filename"] != result["outputs"][0]["b"]["filename"]
     assert json.loads(out)["counts"] == {"match": 1, "mismatch": 0, "failed": 0, "cached": 0, "error": 0}
-    # /free came before the prompt, with the body ComfyUI reads.
-    targets = [(r.method, r.target) for r in server.requests if r.method == "POST"]
-    assert targets == [("POST", "/api/free"), ("POST", "/api/prompt")]
+    # /free came before the prompt, with {"free_memory": true} (the fake clears its cache only then).
+    assert [(r.method, r.path) for r in server.requests if r.method == "POST"] == [
+        ("POST", "/api/free"), ("POST", "/api/prompt")]
+    assert server.cache.frees == 1
 
 
 def test_keep_cache_on_a_warm_server_is_cached_never_a_match(server: FakeComfy, tmp_path: Path) -> None:
@@ -150,14 +157,14 @@ def test_one_changed_pixel_is_a_mismatch_with_its_numbers(server: FakeComfy, tmp
     metrics = pair["metrics"]
     assert metrics["changed_pixels"] == 1
     assert metrics["max_diff"] == 40
-    assert metrics["changed_ratio"] == pytest.approx(1 / (WIDTH * HEIGHT))
+    assert metrics["changed_ratio"] == pytest.approx(1 / (WIDTH * HEIGHT), rel=1e-5)
     # MSE over 64*48 pixels x 3 channels with one channel off by 40: 1600 / 9216; PSNR = 10 log10(255^2 / MSE).
     assert metrics["psnr"] == pytest.approx(10 * math.log10(255 * 255 / (1600 / 9216)), abs=0.01)
 
     code, text, _ = run_cli(str(path), "--server", server.url)
     assert code == 1
     assert "node 3 images[0]: different: 1 changed pixel (0.03255%), max diff 40" in text
-    assert "PSNR 55.74 dB" in text
+    assert "PSNR 55.7 dB" in text
 
 
 def test_a_changed_size_is_a_mismatch_that_says_so(server: FakeComfy, tmp_path: Path) -> None:
@@ -221,7 +228,7 @@ def test_a_server_that_dies_mid_run_leaves_the_rest_as_errors(tmp_path: Path) ->
         paths = [record(server, prompt_for(0x100000 * i), tmp_path, f"r{i}") for i in range(1, 4)]
 
         def kill_after_first(result: VerifyResult) -> None:
-            server.stop()
+            kill(server)
 
         with client_for(server) as client:
             run = verify(paths, [client], on_result=kill_after_first)
@@ -374,7 +381,7 @@ def test_twelve_recipes_over_three_servers_one_killed_mid_run(tmp_path: Path) ->
         def kill_victim(result: VerifyResult) -> None:
             if result.server == victim_origin and not killed:
                 killed.append(result.recipe)
-                victim.stop()
+                kill(victim)
 
         clients = [client_for(s) for s in servers]
         run = verify([tmp_path], clients, on_result=kill_victim)
