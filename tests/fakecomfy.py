@@ -779,11 +779,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bulk-size-kb", type=float, default=20.0)
     parser.add_argument("--object-info", metavar="FILE", help="an /object_info dump (.json or .json.gz)")
     parser.add_argument("--run-polls", type=int, default=1, help="detail reads before a submitted job finishes")
+    parser.add_argument("--job-seconds", type=float, default=None, help="each job takes this long, one at a time")
+    parser.add_argument("--caching", action="store_true", help="reuse nodes computed before until POST /free")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request on stderr")
     args = parser.parse_args(argv)
     object_info = _read_json(Path(args.object_info)) if args.object_info else None
     server = FakeComfy(args.dialect, api_key=args.api_key, object_info=object_info, delay=args.delay,
-                       run_polls=args.run_polls, verbose=args.verbose)
+                       run_polls=args.run_polls, verbose=args.verbose, caching=args.caching,
+                       job_seconds=args.job_seconds)
     load_jobs(server, args.jobs)
     if args.bulk:
         server.add_jobs(bulk_jobs(args.bulk, args.bulk_size_kb))
