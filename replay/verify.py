@@ -34,8 +34,8 @@ from replay.errors import (
     SubmitRejected,
     WaitTimeout,
 )
-from replay.jobs import Job
-from replay.recipe import dumps_recipe, job_from_recipe, loads_recipe
+from replay.jobs import Job, cached_nodes
+from replay.recipe import dumps_recipe, job_from_recipe, loads_recipe, ordered_artifact
 from replay.workflow import natural_key
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 RESULTS = ("match", "mismatch", "failed", "cached", "error")
 DEFAULT_WAIT_TIMEOUT = 600.0
-STORE_FOLDER = "outputs"  # the content-addressed store beside the recipes (SPEC §7)
 _FETCH_HINT = "fetch it with its outputs: `comfy-replay fetch {ref} --outputs`"
 
 
@@ -75,8 +74,10 @@ class SuiteRecipe:
 
     @property
     def store_root(self) -> Path:
-        """The content-addressed store of this recipe's outputs: `outputs/` beside it."""
-        return self.path.parent / STORE_FOLDER
+        """The content-addressed store of this recipe's outputs: `outputs/` beside it (as `fetch --outputs`)."""
+        from replay.artifacts import store_dir_beside  # noqa: PLC0415
+
+        return store_dir_beside(self.path)
 
 
 def _recipe_files(ref: str) -> list[Path]:
@@ -128,12 +129,9 @@ def _load_one(path: Path) -> SuiteRecipe:
                          f"checks recipes of completed jobs ({_FETCH_HINT.format(ref=ref)})")
     if not job.prompt:
         raise InputError(f"{path}: the recipe has no API prompt to run")
-    artifacts = recipe.get("artifacts")
-    if not isinstance(artifacts, list) or not artifacts:
+    if not job.artifacts:
         raise InputError(f"{path}: the recipe records no outputs (no `artifacts`); {_FETCH_HINT.format(ref=ref)}")
-    if not all(isinstance(item, dict) for item in artifacts):
-        raise DocumentError("`artifacts` must be a list of mappings", file=str(path))
-    return SuiteRecipe(path, recipe, job, [dict(item) for item in artifacts])
+    return SuiteRecipe(path, recipe, job, job.artifacts)
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -234,30 +232,6 @@ class Progress:
 # ---------------------------------------------------------------------------------------------- one recipe
 
 
-def cached_nodes(job: Job) -> list[str]:
-    """The nodes a finished job took from the server's cache (`execution_cached` messages; OSS only).
-
-    Comfy Cloud reports no such messages: the list is empty there, which says nothing either way.
-    """
-    detail = job.detail or {}
-    status = detail.get("execution_status")
-    messages = status.get("messages") if isinstance(status, dict) else None
-    found: list[str] = []
-    for message in messages if isinstance(messages, list) else []:
-        if isinstance(message, list) and len(message) == 2 and message[0] == "execution_cached" \
-                and isinstance(message[1], dict) and isinstance(message[1].get("nodes"), list):
-            found.extend(str(node) for node in message[1]["nodes"])
-    return sorted(dict.fromkeys(found), key=natural_key)
-
-
-def _nothing_recomputed(job: Job, cached: Sequence[str]) -> bool:
-    """True when every node that produced an output came from the cache (so nothing was verified)."""
-    if not cached:
-        return False
-    producers = [str(node) for node in job.outputs] or list(job.prompt or {})
-    return bool(producers) and set(producers) <= set(cached)
-
-
 @dataclass
 class _Server:
     """A worker's view of its server: the client, what it learned when it started, and whether it is lost."""
@@ -289,7 +263,8 @@ def _describe_failure(job: Job) -> tuple[str, dict[str, str] | None]:
 
 def _verify_one(server: _Server, item: SuiteRecipe, settings: _Settings, new_store: OutputStore,
                 sleep: Callable[[float], None]) -> VerifyResult:
-    from replay.outputs import OutputStore, compare_artifacts, download_outputs  # noqa: PLC0415 - Pillow
+    from replay.artifacts import all_outputs_cached  # noqa: PLC0415 - Pillow
+    from replay.outputs import OutputStore, compare_artifacts, download_outputs  # noqa: PLC0415
     from replay.submit import submit_job, wait_for_job  # noqa: PLC0415
 
     client = server.client
@@ -307,8 +282,8 @@ def _verify_one(server: _Server, item: SuiteRecipe, settings: _Settings, new_sto
         elif new.status != "completed":
             result.error = f"the rerun ended {new.status} (cancelled on the server), so it checked nothing"
         else:
-            result.cached_nodes = cached_nodes(new)
-            if _nothing_recomputed(new, result.cached_nodes):
+            result.cached_nodes = sorted(cached_nodes(new) or [], key=natural_key)
+            if all_outputs_cached(new):
                 result.result = "cached"
                 result.error = ("the server took every output from its cache and recomputed nothing, so nothing "
                                 "was verified" + (" (--keep-cache)" if settings.keep_cache else ""))
@@ -482,9 +457,9 @@ def _finish(item: SuiteRecipe, result: VerifyResult, update: bool) -> VerifyResu
 def write_artifacts(path: str | Path, recipe: Mapping[str, Any], artifacts: Sequence[Mapping[str, Any]]) -> bool:
     """Rewrite a recipe with new `artifacts` (temporary file and rename); return True when its bytes changed."""
     updated = dict(recipe)
-    updated["artifacts"] = [dict(item) for item in artifacts]
+    updated["artifacts"] = [ordered_artifact(dict(item)) for item in artifacts]
     return canonical.write_if_changed(path, dumps_recipe(updated).encode("utf-8"))
 
 
 __all__ = ["DEFAULT_WAIT_TIMEOUT", "RESULTS", "Progress", "ServerReport", "SuiteRecipe", "VerifyInterrupted",
-           "VerifyResult", "VerifyRun", "cached_nodes", "load_suite", "verify", "write_artifacts"]
+           "VerifyResult", "VerifyRun", "load_suite", "verify", "write_artifacts"]

@@ -19,9 +19,9 @@ from PIL import Image
 
 from replay.cli import main
 from replay.client import Client
-from replay.jobs import job_from_detail
-from replay.outputs import OutputStore, describe_file, download_outputs
-from replay.recipe import build_recipe, dumps_recipe, loads_recipe
+from replay.fetching import fetch
+from replay.outputs import OutputStore, describe_file
+from replay.recipe import dumps_recipe, loads_recipe
 from replay.submit import submit_prompt, wait_for_job
 from replay.verify import VerifyInterrupted, VerifyResult, load_suite, verify
 from replay.verify_render import junit_xml
@@ -57,16 +57,13 @@ def client_for(server: FakeComfy) -> Client:
 
 
 def record(server: FakeComfy, prompt: dict[str, Any], folder: Path, name: str) -> Path:
-    """Run a prompt, download its outputs into `folder/outputs`, and write its recipe with artifacts."""
+    """Run a prompt, then `fetch --outputs` it into `folder/name.yaml` (its files in `folder/outputs`)."""
+    path = folder / f"{name}.yaml"
     with client_for(server) as client:
         job_id = submit_prompt(client, prompt, preflight=False)
         wait_for_job(client, job_id, sleep=lambda s: None)
-        job = job_from_detail(client.get_job(job_id))
-        recipe = build_recipe(job, server=client.server)
-        recipe["artifacts"] = download_outputs(client, job.outputs, OutputStore(folder / "outputs"))
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.yaml"
-    path.write_text(dumps_recipe(recipe), encoding="utf-8")
+        result = fetch([job_id], out=str(path), client_factory=lambda: client, outputs="")
+    assert result.written == [str(path)]
     return path
 
 
@@ -343,9 +340,10 @@ def test_a_recipe_of_a_failed_job_is_refused(server: FakeComfy, tmp_path: Path) 
 
 @pytest.mark.parametrize("args, says", [
     (["--report", "r.html"], "--report: the HTML report is not part of this version"),
-    (["--pixel-threshold", "300"], "must be a whole number from 0 to 255"),
-    (["--max-diff-ratio", "2"], "must be a fraction from 0 to 1"),
-    (["--wait-timeout", "0"], "must be a positive number of seconds"),
+    (["--pixel-threshold", "300"], "--pixel-threshold must be a channel difference from 0 to 255, not 300"),
+    (["--max-diff-ratio", "2"], "--max-diff-ratio must be a fraction of pixels from 0 to 1, not 2.0"),
+    (["--min-psnr", "nan"], "--min-psnr must be a number of decibels >= 0, not nan"),
+    (["--wait-timeout", "0"], "--wait-timeout must be a positive number of seconds, not 0"),
     (["--junit", "/nonexistent/folder/j.xml"], "cannot write a file in /nonexistent/folder"),
 ])
 def test_bad_options_are_refused_before_anything_runs(server: FakeComfy, tmp_path: Path, args: list[str],

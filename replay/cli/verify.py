@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from typing import TYPE_CHECKING
 
@@ -21,46 +20,6 @@ if TYPE_CHECKING:
     from replay.verify import Progress
 
 
-def _pixel_threshold(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 255:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 255, not {text!r}")
-    return value
-
-
-def _ratio(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a fraction from 0 to 1 (0.001 = 0.1%), not {text!r}")
-    return value
-
-
-def _decibels(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number of dB (e.g. 40), not {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
-    return value
-
-
 def _verify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="RECIPE|DIR",
                    help="recipes with recorded outputs, or folders of them (searched recursively)")
@@ -72,13 +31,13 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
                         "cached run)")
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a test case per recipe) for CI systems")
     p.add_argument("--report", metavar="FILE", help="also write an HTML report (not available yet)")
-    p.add_argument("--pixel-threshold", type=_pixel_threshold, default=0, metavar="T",
+    p.add_argument("--pixel-threshold", type=int, default=None, metavar="T",
                    help="a channel difference up to T (0-255) does not count (default 0: exact)")
-    p.add_argument("--max-diff-ratio", type=_ratio, default=0.0, metavar="R",
+    p.add_argument("--max-diff-ratio", type=float, default=None, metavar="R",
                    help="an image with at most this fraction of changed pixels counts as the same (default 0)")
-    p.add_argument("--min-psnr", type=_decibels, default=None, metavar="DB",
+    p.add_argument("--min-psnr", type=float, default=None, metavar="DB",
                    help="an image whose PSNR is at least DB counts as the same")
-    p.add_argument("--wait-timeout", type=_seconds, default=600.0, metavar="S",
+    p.add_argument("--wait-timeout", type=float, default=600.0, metavar="S",
                    help="seconds to wait for each job (default 600)")
     p.add_argument("--keep-cache", action="store_true",
                    help="do not clear the server's node cache first (POST /api/free); a run served from cache "
@@ -94,8 +53,8 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
          "Example: comfy-replay verify recipes/ --server http://gpu1:8188 --server http://gpu2:8188")
 @arguments(_verify_args)
 def cmd_verify(ctx: Context) -> int:
+    from replay.artifacts import make_thresholds  # noqa: PLC0415
     from replay.client import Client  # noqa: PLC0415
-    from replay.outputs import Thresholds  # noqa: PLC0415
     from replay.verify import VerifyInterrupted, verify  # noqa: PLC0415
     from replay.verify_render import render_text, write_junit  # noqa: PLC0415
 
@@ -107,8 +66,9 @@ def cmd_verify(ctx: Context) -> int:
         folder = os.path.dirname(os.path.abspath(a.junit))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             raise UsageError(f"--junit {a.junit}: cannot write a file in {folder}")
-    thresholds = Thresholds(pixel_threshold=a.pixel_threshold, max_diff_ratio=a.max_diff_ratio,
-                            min_psnr=a.min_psnr)
+    thresholds = make_thresholds(a.pixel_threshold, a.max_diff_ratio, a.min_psnr)
+    if not a.wait_timeout > 0:
+        raise UsageError(f"--wait-timeout must be a positive number of seconds, not {a.wait_timeout:g}")
     urls = list(dict.fromkeys(a.servers)) or [ctx.server]
     timeout = getattr(a, "timeout", None) or 30.0
     clients: list[Client] = []
