@@ -3,8 +3,9 @@
 ComfyUI keeps every node's result keyed by the node's *input signature*: its class, its literal inputs and,
 through links, the signatures of its ancestors. A later job whose node has the same signature does not run
 that node again; the history lists it in `execution_cached` and an output node hands back the files it saved
-the first time (same file names: nothing is written). `POST /api/free {"free_memory": true}` drops the cache,
-so the next job recomputes everything. Comfy Cloud has no `/api/free`.
+the first time (same file names: nothing is written). Like ComfyUI's default cache, only the latest prompt's
+nodes are kept: A, B, A recomputes A. `POST /api/free {"free_memory": true}` drops the cache, so the next job
+recomputes everything. Comfy Cloud has no `/api/free`.
 
 A ComfyUI server runs one job at a time: with `job_seconds` set, each job takes that long and a job submitted
 while another runs starts when that one ends.
@@ -72,9 +73,13 @@ class ExecutionCache:
                 first = self._known[signatures[node]]
                 if node in outcome.outputs and first:
                     outcome.outputs[node] = json.loads(json.dumps(first))
+            # ComfyUI's default ("classic") cache keeps only the nodes of the latest prompt: a job evicts what
+            # the job before it computed unless it shares those nodes.
+            kept = {signatures[node]: self._known[signatures[node]] for node in cached}
             for node in outcome.executed:
                 if node not in cached and node in signatures:
-                    self._known[signatures[node]] = json.loads(json.dumps(outcome.outputs.get(node) or {}))
+                    kept[signatures[node]] = json.loads(json.dumps(outcome.outputs.get(node) or {}))
+            self._known = kept
         outcome.cached = cached
         outcome.executed = [node for node in outcome.executed if node not in cached]
         return outcome

@@ -61,6 +61,16 @@ def test_a_changed_input_recomputes_that_node_and_what_follows_it_only() -> None
         assert sorted(cached_nodes(detail)) == ["1", "4"]
 
 
+def test_only_the_latest_prompts_nodes_stay_cached_as_in_comfyui() -> None:
+    with FakeComfy("oss", caching=True, run_polls=0) as server:
+        first, other = sample_prompt(), sample_prompt(color=0)
+        finished(server, submit(server, first))
+        finished(server, submit(server, other))
+        again = finished(server, submit(server, first))
+        # `other` shares no node with `first` (its EmptyImage colour differs, and everything hangs off it).
+        assert cached_nodes(again) == []
+
+
 def test_free_without_free_memory_keeps_the_cache_and_a_bad_body_is_a_500() -> None:
     with FakeComfy("oss", caching=True, run_polls=0) as server:
         prompt = sample_prompt()

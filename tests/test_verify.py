@@ -20,6 +20,7 @@ from PIL import Image
 from replay.cli import main
 from replay.client import Client
 from replay.fetching import fetch
+from replay.jobs import job_from_document
 from replay.outputs import OutputStore, describe_file
 from replay.recipe import dumps_recipe, loads_recipe
 from replay.submit import submit_prompt, wait_for_job
@@ -449,3 +450,15 @@ def test_load_suite_reads_folders_recursively_in_natural_order(server: FakeComfy
     suite = load_suite([tmp_path / "suite", first])
     # Path parts in natural order ("more/" < "r2" < "r10"); a recipe named twice runs once.
     assert [item.path for item in suite] == [nested, first, second]
+
+
+def test_real_comfyui_runs_are_judged_cached_only_when_every_output_came_from_cache() -> None:
+    from helpers import load
+
+    from replay.artifacts import all_outputs_cached
+    from replay.jobs import cached_nodes
+
+    cached = job_from_document(load("verify/live_keep_cache_cached.job.json"))
+    evicted = job_from_document(load("verify/live_keep_cache_evicted.job.json"))
+    assert all_outputs_cached(cached) and cached_nodes(cached) == ["1", "2", "3", "4", "5"]
+    assert not all_outputs_cached(evicted) and cached_nodes(evicted) == []
