@@ -54,6 +54,10 @@ class ExecutionCache:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.frees = 0
+        # Real ComfyUI applies /free when its worker next reads its flags: after the job it is busy with, or, when
+        # it is still cleaning up after the last job, after the next job (which then comes from the cache).
+        self.late_frees = 0  # how many of the next /free calls take effect only after the next job
+        self._pending_free = False
         self._known: dict[str, JsonDict] = {}
         self._lock = threading.Lock()
 
@@ -80,15 +84,22 @@ class ExecutionCache:
                 if node not in cached and node in signatures:
                     kept[signatures[node]] = json.loads(json.dumps(outcome.outputs.get(node) or {}))
             self._known = kept
+            if self._pending_free:
+                self._pending_free = False
+                self._known.clear()
         outcome.cached = cached
         outcome.executed = [node for node in outcome.executed if node not in cached]
         return outcome
 
     def clear(self) -> None:
-        """Forget everything (`POST /api/free`)."""
+        """Forget everything (`POST /api/free`), now or, while `late_frees` lasts, after the next job."""
         with self._lock:
-            self._known.clear()
             self.frees += 1
+            if self.late_frees > 0:
+                self.late_frees -= 1
+                self._pending_free = True
+            else:
+                self._known.clear()
 
 
 class JobClock:

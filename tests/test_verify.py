@@ -132,6 +132,28 @@ def test_a_recipe_verifies_as_match_after_the_cache_is_cleared(server: FakeComfy
     assert server.cache.frees == 1
 
 
+def test_a_run_served_from_cache_although_free_was_sent_runs_once_more(server: FakeComfy, tmp_path: Path) -> None:
+    path = record(server, prompt_for(0x336699), tmp_path, "blue")
+    server.clear_log()
+    server.cache.late_frees = 1  # the worker was still busy: /free applies only after the next job
+    code, out, _ = run_cli(str(path), "--server", server.url, "--json")
+    assert code == 0
+    result = json.loads(out)["results"][0]
+    assert result["result"] == "match" and result["cached_nodes"] == []
+    assert len(server.submissions) == 2
+    assert result["job_id"] == server.job_ids()[-1]
+
+
+def test_a_server_whose_free_does_nothing_is_reported_cached_after_the_second_run(
+        server: FakeComfy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = record(server, prompt_for(0x336699), tmp_path, "blue")
+    monkeypatch.setattr(server.cache, "clear", lambda: None)
+    server.clear_log()
+    code, out, _ = run_cli(str(path), "--server", server.url)
+    assert code == 1 and out.startswith("cached")
+    assert posts(server, "/free") == 1 and len(server.submissions) == 2
+
+
 def test_keep_cache_on_a_warm_server_is_cached_never_a_match(server: FakeComfy, tmp_path: Path) -> None:
     path = record(server, prompt_for(0x336699), tmp_path, "blue")
     server.clear_log()
