@@ -50,7 +50,7 @@ DEFAULT_WAIT_TIMEOUT = 600.0
 # A suite is many short jobs on servers we keep busy: poll sooner than `submit --wait` does (it starts at 0.5 s and
 # backs off to 5 s), so a 0.3 s job is seen finished after 0.3-0.7 s rather than 1.5 s. A poll is one small GET.
 FIRST_POLL, MAX_POLL = 0.1, 1.0
-_FETCH_HINT = "fetch it with its outputs: `comfy-replay fetch {ref} --outputs`"
+_FETCH_HINT = "fetch it again with its outputs: `comfy-replay fetch {ref} -o {path} --outputs`"
 
 
 class VerifyInterrupted(KeyboardInterrupt):
@@ -128,14 +128,16 @@ def _load_one(path: Path) -> SuiteRecipe:
     ref = (recipe.get("source") or {}).get("job_id") or "JOB"
     if not isinstance(recipe.get("job"), dict):
         raise InputError(f"{path}: the recipe holds no job record, so there are no outputs to compare with; "
-                         f"verify needs the recipe of a completed job: {_FETCH_HINT.format(ref='JOB')}")
+                         f"verify needs the recipe of a completed job: {_FETCH_HINT.format(ref='JOB', path=path)}")
     if job.status != "completed":
-        raise InputError(f"{path}: the recorded job is {job.status or 'of unknown status'}, not completed; verify "
-                         f"checks recipes of completed jobs ({_FETCH_HINT.format(ref=ref)})")
+        raise InputError(f"{path}: the recorded job is {job.status or 'of unknown status'}, not completed: verify "
+                         "re-runs completed jobs and compares their outputs (for a failed job, see `comfy-replay "
+                         "repro`)")
     if not job.prompt:
         raise InputError(f"{path}: the recipe has no API prompt to run")
     if not job.artifacts:
-        raise InputError(f"{path}: the recipe records no outputs (no `artifacts`); {_FETCH_HINT.format(ref=ref)}")
+        raise InputError(f"{path}: the recipe records no outputs (no `artifacts`); "
+                         f"{_FETCH_HINT.format(ref=ref, path=path)}")
     return SuiteRecipe(path, recipe, job, job.artifacts)
 
 
