@@ -245,7 +245,7 @@ class _Server:
 
     client: Client
     report: ServerReport
-    cloud: bool = False
+    can_free: bool = True  # False on Comfy Cloud, and on a server that answered /api/free with 404 or 405
     defs: NodeDefs | None = None
 
 
@@ -277,10 +277,16 @@ def _verify_one(server: _Server, item: SuiteRecipe, settings: _Settings, new_sto
     client = server.client
     result = VerifyResult(recipe=str(item.path), result="error", server=client.server)
     start = time.monotonic()
-    clear = not settings.keep_cache and not server.cloud
+    clear = not settings.keep_cache and server.can_free
     try:
         if clear:
-            client.free()
+            try:
+                client.free()
+            except ServerError as exc:
+                if exc.status not in (404, 405):
+                    raise
+                # A server without the route: its runs are judged by what it says it took from its cache.
+                server.can_free = clear = False
         result.job_id = submit_job(client, item.job, preflight=settings.preflight, defs=server.defs)
         server.report.jobs += 1
         new = wait_for_job(client, result.job_id, wait_timeout=settings.wait_timeout, sleep=sleep,
@@ -375,10 +381,16 @@ def _prepare(server: _Server) -> None:
     """Ask the server once what it is (Cloud has no /api/free) and for its node definitions (preflight)."""
     from replay.submit import server_defs  # noqa: PLC0415
 
-    stats = server.client.system_stats()
-    system = stats.get("system")
-    server.cloud = (isinstance(system, dict) and "cloud_version" in system) or server.client.server == "https://cloud.comfy.org"
-    server.defs = server_defs(server.client)
+    client = server.client
+    try:
+        system = client.system_stats().get("system")
+    except ServerError as exc:
+        if exc.status is None or exc.status >= 500:
+            raise  # unreachable or failing: this server takes no work
+        system = None  # a proxy or an old server without the route: still worth trying
+    server.can_free = not ((isinstance(system, dict) and "cloud_version" in system)
+                           or client.server == "https://cloud.comfy.org")
+    server.defs = server_defs(client)
 
 
 def verify(

@@ -154,6 +154,16 @@ def test_a_server_whose_free_does_nothing_is_reported_cached_after_the_second_ru
     assert posts(server, "/free") == 1 and len(server.submissions) == 2
 
 
+def test_a_server_without_free_is_still_used_and_its_cached_runs_are_reported(server: FakeComfy,
+                                                                              tmp_path: Path) -> None:
+    path = record(server, prompt_for(0x336699), tmp_path, "blue")
+    server.fault(r"/free", kind="status", code=404, method="POST")
+    code, out, _ = run_cli(str(path), "--server", server.url)
+    assert code == 1 and out.startswith("cached")  # nothing cleared the cache the recording warmed
+    server.clear_faults()
+    assert run_cli(str(path), "--server", server.url)[0] == 0
+
+
 def test_keep_cache_on_a_warm_server_is_cached_never_a_match(server: FakeComfy, tmp_path: Path) -> None:
     path = record(server, prompt_for(0x336699), tmp_path, "blue")
     server.clear_log()
