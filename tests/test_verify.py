@@ -467,7 +467,7 @@ def test_the_cli_reports_an_interrupted_run_and_exits_130(tmp_path: Path, monkey
         code = main(["verify", *map(str, paths), "--server", server.url], stdout=out, stderr=err, env={})
     assert code == 130
     assert out.getvalue().splitlines()[-1].startswith("interrupted: 1 match")
-    assert "verify     1/3" in err.getvalue()  # the progress line, drawn because stderr is a terminal
+    assert "\rverify      1/3 [" in err.getvalue()  # the progress line, drawn because stderr is a terminal
 
 
 class _TTY(io.StringIO):

@@ -156,17 +156,21 @@ def _is_terminal(stream: IO[str]) -> bool:
 
 
 class _ProgressBar:
-    """`archive  120/500 [=====     ]  37.5 jobs/s` on one stderr line, redrawn in place."""
+    """`archive  120/500 [=====     ]  37.5 jobs/s` on one stderr line, redrawn in place; `label` and `detail` (the
+    text after the bar, from the progress object) let other commands draw theirs."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, label: str = "archive",
+                 detail: Callable[[Any], str] = lambda progress: f"{progress.rate:6.1f} jobs/s") -> None:
         self.err = ctx.stderr
         self.drawn = False
+        self.label = label
+        self.detail = detail
 
     def show(self, progress: Any) -> None:
         width = 30
         filled = width * progress.done // progress.total if progress.total else width
-        self.err.write(f"\rarchive {progress.done:>6}/{progress.total} [{'=' * filled}{' ' * (width - filled)}] "
-                       f"{progress.rate:6.1f} jobs/s")
+        self.err.write(f"\r{self.label} {progress.done:>6}/{progress.total} [{'=' * filled}"
+                       f"{' ' * (width - filled)}] {self.detail(progress)}")
         self.err.flush()
         self.drawn = True
 
@@ -178,6 +182,16 @@ class _ProgressBar:
 def _set_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.INPUT=VALUE",
                    help="override an input (repeatable); VALUE is JSON when it parses, else a string")
+
+
+def _threshold_options(p: argparse.ArgumentParser) -> None:
+    """Image tolerances (SPEC §7), checked by `replay.artifacts.make_thresholds`."""
+    p.add_argument("--pixel-threshold", type=int, default=None, metavar="T",
+                   help="a channel difference <= T (0-255) does not count as changed (default 0)")
+    p.add_argument("--max-diff-ratio", type=float, default=None, metavar="R",
+                   help="images with at most this fraction of changed pixels count as the same (default 0)")
+    p.add_argument("--min-psnr", type=float, default=None, metavar="DB",
+                   help="images whose PSNR is at least DB decibels count as the same")
 
 
 def _wait_options(p: argparse.ArgumentParser) -> None:

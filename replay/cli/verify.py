@@ -11,13 +11,14 @@ from replay.cli._base import (
     Context,
     UsageError,
     _is_terminal,
+    _ProgressBar,
+    _threshold_options,
     arguments,
     command,
 )
 
 if TYPE_CHECKING:
     from replay.client import Client
-    from replay.verify import Progress
 
 
 def _verify_args(p: argparse.ArgumentParser) -> None:
@@ -31,12 +32,7 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
                         "cached run)")
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a test case per recipe) for CI systems")
     p.add_argument("--report", metavar="FILE", help="also write an HTML report (not available yet)")
-    p.add_argument("--pixel-threshold", type=int, default=None, metavar="T",
-                   help="a channel difference up to T (0-255) does not count (default 0: exact)")
-    p.add_argument("--max-diff-ratio", type=float, default=None, metavar="R",
-                   help="an image with at most this fraction of changed pixels counts as the same (default 0)")
-    p.add_argument("--min-psnr", type=float, default=None, metavar="DB",
-                   help="an image whose PSNR is at least DB counts as the same")
+    _threshold_options(p)
     p.add_argument("--wait-timeout", type=float, default=600.0, metavar="S",
                    help="seconds to wait for each job (default 600)")
     p.add_argument("--keep-cache", action="store_true",
@@ -72,7 +68,8 @@ def cmd_verify(ctx: Context) -> int:
     urls = list(dict.fromkeys(a.servers)) or [ctx.server]
     timeout = getattr(a, "timeout", None) or 30.0
     clients: list[Client] = []
-    bar = _Bar(ctx) if _is_terminal(ctx.stderr) and not getattr(a, "quiet", False) and not ctx.as_json else None
+    bar = (_ProgressBar(ctx, "verify", lambda p: ", ".join(f"{n} {name}" for name, n in p.counts.items() if n))
+           if _is_terminal(ctx.stderr) and not getattr(a, "quiet", False) and not ctx.as_json else None)
     try:
         for url in urls:
             client = Client(url, ctx.api_key, timeout=timeout, pool_size=4)
@@ -99,24 +96,3 @@ def cmd_verify(ctx: Context) -> int:
     if run.interrupted:
         return EXIT_INTERRUPTED
     return run.exit_code
-
-
-class _Bar:
-    """`verify  12/40 [=========        ] 11 match, 1 mismatch` on one stderr line, redrawn in place."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.err = ctx.stderr
-        self.drawn = False
-
-    def show(self, progress: Progress) -> None:
-        width = 24
-        filled = width * progress.done // progress.total if progress.total else width
-        counts = ", ".join(f"{n} {name}" for name, n in progress.counts.items() if n)
-        self.err.write(f"\r\033[Kverify {progress.done:>5}/{progress.total} [{'=' * filled}{' ' * (width - filled)}]"
-                       f" {counts}")
-        self.err.flush()
-        self.drawn = True
-
-    def end(self) -> None:
-        if self.drawn:
-            self.err.write("\r\033[K")
