@@ -293,7 +293,8 @@ def pair_details(pair: OutputPair) -> str:
     if metrics:
         ratio = metrics.get("changed_ratio")
         percent = f" ({_number(ratio * 100, 4)}%)" if isinstance(ratio, (int, float)) else ""
-        parts = [f"{metrics.get('changed_pixels')} pixels changed{percent}",
+        changed = metrics.get("changed_pixels")
+        parts = [f"{changed} pixel{'' if changed == 1 else 's'} changed{percent}",
                  f"max diff {_number(metrics.get('max_diff'))}", f"mean diff {_number(metrics.get('mean_diff'), 4)}",
                  f"PSNR {_number(metrics.get('psnr'))} dB"]
         text = ", ".join(parts)
@@ -322,7 +323,9 @@ def _pair_lines(pairs: tuple[OutputPair, ...] | None, paint: _Paint) -> list[str
         kinds = sorted({p.result for p in pairs})
         return [paint(f"outputs by content: {_plural(len(pairs), 'file')}, all {' or '.join(kinds)}"
                       " (file names aside)", "32")]
-    lines = [paint(f"outputs by content: {len(same)} of {_plural(len(pairs), 'file')} the same", "1")]
+    tolerated = sum(1 for p in pairs if p.within_tolerance) - len(same)
+    more = f", {tolerated} more within tolerance" if tolerated else ""
+    lines = [paint(f"outputs by content: {len(same)} of {_plural(len(pairs), 'file')} the same{more}", "1")]
     for pair in pairs:
         names = f"{_artifact_name(pair.a)} -> {_artifact_name(pair.b)}"
         details = pair_details(pair)
@@ -335,16 +338,18 @@ def describe_side_cache(cached: list[str] | None) -> str | None:
     """`none`, or the node ids a run took from ComfyUI's cache; None when the job does not say (Comfy Cloud)."""
     if cached is None:
         return None
-    return ", ".join(cached) if cached else "none"
+    if not cached:
+        return "none"
+    return ("node " if len(cached) == 1 else "nodes ") + ", ".join(cached)
 
 
 def _cached_lines(cached: tuple[list[str] | None, list[str] | None] | None) -> list[str]:
-    """Which nodes came from ComfyUI's cache, when a side reports any (a cached run recomputed nothing)."""
+    """Which nodes came from ComfyUI's cache, when a side reports any (a cached node was not run again)."""
     if cached is None or not (cached[0] or cached[1]):
         return []
     words = [f"{letter} {describe_side_cache(side)}" for letter, side in zip("ab", cached, strict=True)
              if side is not None]
-    return ["from cache: " + "; ".join(words) + " (cached nodes were not recomputed in that run)"]
+    return ["from cache: " + "; ".join(words) + " (taken from ComfyUI's cache, not run again)"]
 
 
 # ---------------------------------------------------------------------------------------------- Markdown
@@ -453,7 +458,9 @@ def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str
 def _md_pairs(pairs: tuple[OutputPair, ...]) -> list[str]:
     """The outputs compared by content as a Markdown table."""
     same = sum(1 for p in pairs if p.result in ("identical", "same-pixels"))
-    out = [f"**outputs by content**: {same} of {len(pairs)} the same", ""]
+    tolerated = sum(1 for p in pairs if p.within_tolerance) - same
+    more = f", {tolerated} more within tolerance" if tolerated else ""
+    out = [f"**outputs by content**: {same} of {len(pairs)} the same{more}", ""]
     if not pairs:
         return out
     out += ["| output | result | a | b | details |", "| --- | --- | --- | --- | --- |"]

@@ -1,9 +1,11 @@
 """Decoding output images with Pillow, hashing their pixels in one fixed mode, and comparing them pixel by pixel.
 
 Decoded formats: PNG (8 and 16 bit; L, LA, P, RGB, RGBA), JPEG, WebP (animated too) and GIF (every frame).
-Everything else is compared by bytes (replay.outputs). The fixed pixel mode is 8-bit RGBA: 16-bit samples are
-reduced to their high byte (what Pillow does for 16-bit RGB/RGBA PNGs, and what we do for 16-bit grayscale), so a
-difference below 1/256 of the range does not count. A file whose declared size passes `MAX_PIXELS` per frame or
+Everything else is compared by bytes (replay.outputs). Pixels are hashed and compared in one canonical form:
+8-bit RGB for a frame without transparency, 8-bit RGBA for a frame with any pixel not fully opaque (so a
+grayscale, palette, RGB or opaque RGBA file of the same picture all hash alike). 16-bit samples are reduced to
+their high byte (what Pillow does for 16-bit RGB/RGBA PNGs, and what we do for 16-bit grayscale), so a difference
+below 1/256 of the range does not count. A file whose declared size passes `MAX_PIXELS` per frame or
 `MAX_TOTAL_PIXELS` over all frames is refused before any pixel is decoded (an image bomb).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,10 @@ from PIL import Image, ImageChops, ImageSequence, UnidentifiedImageError
 MAX_PIXELS = 50_000_000  # per frame: an 8K x 6K image; 200 MB as RGBA
 MAX_TOTAL_PIXELS = 500_000_000  # over all frames of an animation (decoded one frame at a time)
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
-PIXEL_MODE = "RGBA"
+PIXEL_HASH_VERSION = "pixels-v1"
+
+
+_HELPER = ThreadPoolExecutor(2, thread_name_prefix="replay-decode")
 
 
 class DecodeError(Exception):
@@ -64,19 +70,26 @@ def _open(path: Path) -> Image.Image:
     return image
 
 
-def _to_rgba(frame: Image.Image) -> Image.Image:
-    """One frame in the fixed mode, 8-bit RGBA; 16-bit and 32-bit grayscale keep their high byte."""
+def _canonical(frame: Image.Image) -> Image.Image:
+    """One frame in the canonical form: 8-bit RGB when every pixel is opaque, else 8-bit RGBA."""
     if frame.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
         frame = frame.convert("I").point(lambda value: value * (1 / 256)).convert("L")
-    return frame if frame.mode == PIXEL_MODE else frame.convert(PIXEL_MODE)
+    if frame.mode == "RGB":
+        return frame
+    if frame.mode in ("1", "L", "CMYK", "YCbCr", "LAB", "HSV") or (frame.mode == "P" and "transparency" not in frame.info):
+        return frame.convert("RGB")
+    rgba = frame if frame.mode == "RGBA" else frame.convert("RGBA")
+    if rgba.getchannel("A").getextrema() == (255, 255):
+        return rgba.convert("RGB")
+    return rgba
 
 
 def _frames(image: Image.Image) -> Iterator[Image.Image]:
-    """Every frame decoded, in the fixed mode; decoding errors become DecodeError."""
+    """Every frame decoded, in the canonical form; decoding errors become DecodeError."""
     try:
         for frame in ImageSequence.Iterator(image):
             frame.load()
-            yield _to_rgba(frame)
+            yield _canonical(frame)
     except DecodeError:
         raise
     except Exception as exc:  # truncated data, bad CRC, broken zlib stream, ...
@@ -85,7 +98,7 @@ def _frames(image: Image.Image) -> Iterator[Image.Image]:
 
 def _pixel_digest(width: int, height: int, frames: int) -> hashlib._Hash:
     digest = hashlib.sha256()
-    digest.update(f"{PIXEL_MODE} {width}x{height}x{frames}\n".encode())
+    digest.update(f"{PIXEL_HASH_VERSION} {width}x{height}x{frames}\n".encode())
     return digest
 
 
@@ -98,7 +111,7 @@ def inspect_image(path: Path) -> ImageInfo:
         frames = int(getattr(image, "n_frames", 1) or 1)
         digest = _pixel_digest(width, height, frames)
         for frame in _frames(image):
-            digest.update(frame.tobytes())
+            _hash_frame(digest, frame)
     return ImageInfo(fmt, media_type, width, height, frames, digest.hexdigest())
 
 
@@ -130,10 +143,6 @@ class Thresholds:
 EXACT = Thresholds()
 
 
-def _has_alpha(image: Image.Image) -> bool:
-    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-
-
 @dataclass
 class _Tally:
     """Running sums over the frames of two images."""
@@ -145,12 +154,14 @@ class _Tally:
     squares: int = 0  # sum of squared channel differences
     samples: int = 0  # channel values compared
 
-    def add(self, a: Image.Image, b: Image.Image, channels: int, threshold: int) -> None:
-        """Count one pair of same-size RGBA frames, comparing the first `channels` bands (3: RGB, 4: RGBA)."""
-        if channels == 3:
-            a, b = a.convert("RGB"), b.convert("RGB")
+    def add(self, a: Image.Image, b: Image.Image, threshold: int) -> None:
+        """Count one pair of same-size canonical frames: RGB bands, and alpha when either has transparency."""
+        if a.mode != b.mode:
+            a, b = a.convert("RGBA"), b.convert("RGBA")
+        channels = len(a.getbands())
         diff = ImageChops.difference(a, b)
         histogram = diff.histogram()  # 256 counts per band
+        frame_max = 0
         for index in range(channels):
             counts = histogram[index * 256:(index + 1) * 256]
             for value in range(1, 256):
@@ -158,16 +169,14 @@ class _Tally:
                 if count:
                     self.total += value * count
                     self.squares += value * value * count
-                    self.max_diff = max(self.max_diff, value)
+                    frame_max = max(frame_max, value)
+        self.max_diff = max(self.max_diff, frame_max)
         width, height = diff.size
         self.samples += width * height * channels
         self.pixels += width * height
-        bands = diff.split()
-        largest = bands[0]
-        for band in bands[1:]:
-            largest = ImageChops.lighter(largest, band)
-        over = largest.histogram()[threshold + 1:]
-        self.changed += sum(over)
+        if frame_max <= threshold:
+            return  # no channel of any pixel passes the threshold (the common case of near-identical frames)
+        self.changed += width * height - _changed_mask(diff, threshold).histogram()[0]
 
     def metrics(self) -> dict[str, float | int | None]:
         mse = self.squares / self.samples if self.samples else 0.0
@@ -178,6 +187,17 @@ class _Tally:
             "mean_diff": round(self.total / self.samples, 6) if self.samples else 0.0,
             "psnr": round(10 * math.log10(255 * 255 / mse), 3) if mse else None,
         }
+
+
+def _changed_mask(diff: Image.Image, threshold: int) -> Image.Image:
+    """An "L" mask of a difference image: 255 where any band differs by more than `threshold`, else 0."""
+    # Each band to 0 or 255; then RGB -> L is non-zero exactly where some band is (every weight is positive).
+    over = [255 if value > threshold else 0 for value in range(256)]
+    marked = diff.point(over * len(diff.getbands()))
+    mask = marked.convert("L")
+    if diff.mode == "RGBA":
+        mask = ImageChops.lighter(mask, marked.getchannel("A"))
+    return mask.point([0] + [255] * 255)
 
 
 def compare_images(
@@ -211,30 +231,43 @@ def _compare_open(
     frames_b = int(getattr(image_b, "n_frames", 1) or 1)
     if frames_a != frames_b:
         return "incomparable", None, f"frame count changed: {frames_a} -> {frames_b}"
-    channels = 4 if _has_alpha(image_a) or _has_alpha(image_b) else 3
     width, height = image_a.size
     digest_a = _pixel_digest(width, height, frames_a)
     digest_b = _pixel_digest(width, height, frames_b)
     tally = _Tally()
-    side = "A"
-    try:
-        frames = _frames(image_a)
-        others = _frames(image_b)
-        while True:
-            side = "A"
-            frame_a = next(frames, None)
-            side = "B"
-            frame_b = next(others, None)
-            if frame_a is None or frame_b is None:
-                break
-            digest_a.update(frame_a.tobytes())
-            digest_b.update(frame_b.tobytes())
-            tally.add(frame_a, frame_b, channels, thresholds.pixel_threshold)
-    except DecodeError as exc:
-        return "incomparable", None, f"{side} cannot be decoded: {exc}"
+    frames = _frames(image_a)
+    others = _frames(image_b)
+    while True:
+        # A's next frame is decoded and hashed on a helper thread while B's is here: Pillow's decoders and
+        # hashlib release the GIL, so on two cores a comparison costs about what decoding one image does.
+        pending = _HELPER.submit(_next_hashed, frames, digest_a)
+        try:
+            frame_b = _next_hashed(others, digest_b)
+        except DecodeError as exc:
+            pending.exception()  # let A's step finish before the images are closed
+            return "incomparable", None, f"B cannot be decoded: {exc}"
+        try:
+            frame_a = pending.result()
+        except DecodeError as exc:
+            return "incomparable", None, f"A cannot be decoded: {exc}"
+        if frame_a is None or frame_b is None:
+            break
+        tally.add(frame_a, frame_b, thresholds.pixel_threshold)
     if digest_a.digest() == digest_b.digest():
         return "same-pixels", None, None
     return "different", tally.metrics(), None
+
+
+def _hash_frame(digest: hashlib._Hash, frame: Image.Image) -> None:
+    digest.update(frame.mode.encode() + b"\n")
+    digest.update(frame.tobytes())
+
+
+def _next_hashed(frames: Iterator[Image.Image], digest: hashlib._Hash) -> Image.Image | None:
+    frame = next(frames, None)
+    if frame is not None:
+        _hash_frame(digest, frame)
+    return frame
 
 
 def _same_bytes(path_a: Path, path_b: Path) -> bool:
@@ -260,10 +293,9 @@ def difference_image(path_a: Path, path_b: Path, *, max_side: int = 512) -> Imag
             frame_b = next(_frames(image_b))
     except (DecodeError, StopIteration):
         return None
-    diff = ImageChops.difference(frame_a, frame_b)
-    changed = diff.convert("L").point(lambda value: 255 if value else 0)
-    for band in diff.split():  # convert("L") weighs channels; any channel difference counts
-        changed = ImageChops.lighter(changed, band.point(lambda value: 255 if value else 0))
+    if frame_a.mode != frame_b.mode:
+        frame_a, frame_b = frame_a.convert("RGBA"), frame_b.convert("RGBA")
+    changed = _changed_mask(ImageChops.difference(frame_a, frame_b), 0)
     base = Image.blend(frame_a.convert("L").convert("RGB"), Image.new("RGB", frame_a.size, "white"), 0.6)
     scale = min(1.0, max_side / max(frame_a.size))
     if scale < 1.0:

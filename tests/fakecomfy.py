@@ -33,6 +33,9 @@ from fakecomfy_http import (
     ThreadedServer,
     json_response,
     phrase,
+    serve_in_thread,
+    stop_serving,
+    take_fault,
     text_response,
 )
 from fakecomfy_jobs import (
@@ -52,7 +55,7 @@ from fakecomfy_jobs import (
     to_cloud,
     to_oss,
 )
-from fakecomfy_outputs import OutputFiles, Storage, cloud_view, oss_view, render_outputs
+from fakecomfy_outputs import OutputFiles, Storage, add_output_folder, cloud_view, oss_view, render_outputs
 from fakecomfy_run import (
     FailRule,
     FileNamer,
@@ -135,6 +138,9 @@ class FakeComfy:
     What tests can set: `delay` (seconds before every response), `run_polls`, `run_seconds`, `never_finish`,
     `object_info`, plus `add_job`, `fail_when`, `cancel_next` and `fault`. `caching` (OSS only) reuses nodes computed
     before until `POST /free`; `job_seconds` makes each job take that long, one at a time (tests/fakecomfy_cache.py).
+    Output files (fakecomfy_outputs): `files.add(filename, data, subfolder=, type=)` serves a file at /api/view;
+    submitted runs of image nodes serve real PNG/WebP files made from the prompt; on Cloud, /api/view redirects to
+    `storage` (a second server on another port whose `requests` show what reached it).
     """
 
     def __init__(self, dialect: str = "cloud", api_key: str | None = "k", object_info: Mapping[str, Any] | None = None,
@@ -187,20 +193,13 @@ class FakeComfy:
         self._stopping.clear()
         if self.dialect == "cloud":
             self.storage = Storage(self.files).start()
-        self._httpd = ThreadedServer(("127.0.0.1", port), self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name=f"fakecomfy-{self.dialect}", daemon=True)
-        self._thread.start()
+        self._httpd, self._thread = serve_in_thread(self, port, f"fakecomfy-{self.dialect}")
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket; requests still sleeping in a delay are woken up."""
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._httpd, self._thread)
         if self.storage is not None:
             self.storage.stop()
         self._httpd = None
@@ -708,14 +707,7 @@ class FakeComfy:
         with self._lock:
             self.requests.append(Logged(method, target, dict(headers)))
             self.hits[urlsplit(target).path] += 1
-            for fault in self.faults:
-                if fault.matches(method, target):
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                        if fault.remaining <= 0:
-                            self.faults.remove(fault)
-                    return fault
-        return None
+            return take_fault(self.faults, method, target)
 
     def pause(self, seconds: float) -> None:
         """Sleep `seconds`, waking up early when the server stops."""
@@ -781,6 +773,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-polls", type=int, default=1, help="detail reads before a submitted job finishes")
     parser.add_argument("--job-seconds", type=float, default=None, help="each job takes this long, one at a time")
     parser.add_argument("--caching", action="store_true", help="reuse nodes computed before until POST /free")
+    parser.add_argument("--outputs", metavar="DIR", help="serve DIR/<type>/<subfolder...>/<file> at /api/view")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request on stderr")
     args = parser.parse_args(argv)
     object_info = _read_json(Path(args.object_info)) if args.object_info else None
@@ -788,6 +781,8 @@ def main(argv: list[str] | None = None) -> int:
                        run_polls=args.run_polls, verbose=args.verbose, caching=args.caching,
                        job_seconds=args.job_seconds)
     load_jobs(server, args.jobs)
+    if args.outputs:
+        add_output_folder(server.files, Path(args.outputs))
     if args.bulk:
         server.add_jobs(bulk_jobs(args.bulk, args.bulk_size_kb))
     stop = threading.Event()

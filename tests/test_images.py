@@ -131,6 +131,23 @@ def test_grayscale_and_the_same_gray_as_rgb_have_the_same_pixels(tmp_path):
     assert compare_images(a, b, Thresholds()) == ("same-pixels", None, None)
 
 
+def test_opaque_rgba_palette_and_rgb_files_of_one_picture_have_the_same_pixels(tmp_path):
+    picture = Image.new("RGB", (6, 4), (0, 0, 0))
+    picture.putpixel((2, 1), (255, 0, 0))
+    rgb = save(tmp_path / "rgb.png", picture)
+    rgba = save(tmp_path / "rgba.png", picture.convert("RGBA"))
+    palette = save(tmp_path / "p.png", picture.convert("P"))
+    hashes = {describe_file(path, path.name)["pixels"] for path in (rgb, rgba, palette)}
+    assert len(hashes) == 1
+    assert compare_images(rgb, rgba, Thresholds()) == ("same-pixels", None, None)
+    see_through = picture.convert("RGBA")
+    see_through.putpixel((0, 0), (0, 0, 0, 254))
+    other = save(tmp_path / "alpha.png", see_through)
+    result, metrics, _ = compare_images(rgb, other, Thresholds())
+    assert result == "different" and metrics is not None
+    assert (metrics["changed_pixels"], metrics["max_diff"]) == (1, 1)
+
+
 def test_jpeg_is_decoded_and_described(tmp_path):
     path = save(tmp_path / "x.jpg", flat((16, 8), (200, 10, 10)), "JPEG", quality=90)
     described = describe_file(path, "x.jpg")
@@ -193,6 +210,14 @@ def test_a_decompression_bomb_is_refused_by_the_pixel_limit_before_decoding(tmp_
     result, _, why = compare_images(bomb, save(tmp_path / "small.png", flat()), Thresholds())
     assert result == "incomparable"
     assert why is not None and "limit" in why
+
+
+def test_an_image_over_our_pixel_limit_but_under_pillows_is_refused_too(tmp_path):
+    bomb = tmp_path / "big.png"
+    bomb.write_bytes(raw_png(8000, 8000, 8, 0, b""))  # 64 megapixels declared, over the 50 MP limit
+    result, _, why = compare_images(bomb, save(tmp_path / "small.png", flat()), Thresholds())
+    assert result == "incomparable"
+    assert why == "A cannot be decoded: declares 8000x8000 pixels, over the limit of 50,000,000 per frame"
 
 
 def test_other_formats_are_not_decoded(tmp_path):
