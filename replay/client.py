@@ -429,6 +429,10 @@ class Client:
             raise MalformedResponse(f"{self.server} answered /api/system_stats with a non-object", url=response.url)
         return body
 
+    def redact(self, text: str) -> str:
+        """`text` with this client's API key replaced by `***`: for what a server sent back (an error message)."""
+        return self._redact(text)
+
     def free(self, *, free_memory: bool = True) -> None:
         """POST /api/free `{"free_memory": true}` once: an open-source server drops its node cache (and models)
         before the next job, so that job recomputes every node. Comfy Cloud has no such route."""

@@ -258,14 +258,14 @@ class _Settings:
     update: bool
 
 
-def _describe_failure(job: Job) -> tuple[str, dict[str, str] | None]:
+def _describe_failure(job: Job, redact: Callable[[str], str]) -> tuple[str, dict[str, str] | None]:
     err = job.error
     if err is None:
         return "the rerun failed without an execution_error from the server", None
     failure = {"node_id": err.node_id, "node_type": err.node_type, "exception_type": err.exception_type,
-               "message": err.first_line}
+               "message": redact(err.first_line)}
     where = f"node {err.node_id}" + (f" ({err.node_type})" if err.node_type else "")
-    return f"{where}: {err.exception_type}: {err.first_line}".rstrip(": "), failure
+    return f"{where}: {err.exception_type}: {failure['message']}".rstrip(": "), failure
 
 
 def _verify_one(server: _Server, item: SuiteRecipe, settings: _Settings, new_store: OutputStore,
@@ -300,7 +300,7 @@ def _verify_one(server: _Server, item: SuiteRecipe, settings: _Settings, new_sto
                                first_poll=FIRST_POLL, max_poll=MAX_POLL)
         if new.status == "failed":
             result.result = "failed"
-            result.error, result.failure = _describe_failure(new)
+            result.error, result.failure = _describe_failure(new, client.redact)
         elif new.status != "completed":
             result.error = f"the rerun ended {new.status} (cancelled on the server), so it checked nothing"
         else:
@@ -342,6 +342,7 @@ class _Run:
         self.new_store = new_store
         self.stop = threading.Event()
         self.results: queue.Queue[tuple[int, VerifyResult]] = queue.Queue()
+        self.crash: BaseException | None = None  # an unexpected exception in a worker, raised again by verify()
         self._next = 0
         self._lock = threading.Lock()
 
@@ -370,6 +371,10 @@ class _Run:
             try:
                 result = _verify_one(server, self.suite[index], self.settings, self.new_store, self.sleep)
             except _Stopped:
+                return
+            except Exception as exc:  # a bug, or a store we cannot write to: stop the run and say so
+                self.crash = exc
+                self.stop.set()
                 return
             self.results.put((index, result))
             if result.server_lost:
@@ -458,6 +463,8 @@ def verify(
             run.stop.set()
             for thread in threads:
                 thread.join(timeout=0.5)
+        if run.crash is not None:
+            raise run.crash
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

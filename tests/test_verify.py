@@ -494,3 +494,46 @@ def test_real_comfyui_runs_are_judged_cached_only_when_every_output_came_from_ca
     evicted = job_from_document(load("verify/live_keep_cache_evicted.job.json"))
     assert all_outputs_cached(cached) and cached_nodes(cached) == ["1", "2", "3", "4", "5"]
     assert not all_outputs_cached(evicted) and cached_nodes(evicted) == []
+
+
+def test_a_store_that_cannot_be_written_stops_the_run_with_the_reason(server: FakeComfy, tmp_path: Path) -> None:
+    path = record(server, prompt_for(0x102030), tmp_path, "a")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the new outputs should go", encoding="utf-8")
+    with client_for(server) as client, pytest.raises(OSError):
+        verify([path], [client], outputs_dir=blocked)
+
+
+def test_the_prompt_goes_out_exactly_as_recorded_with_its_ui_graph(server: FakeComfy, tmp_path: Path) -> None:
+    from fakecomfy_run import ui_graph_for
+
+    prompt = prompt_for(0x405060)
+    ui = ui_graph_for(prompt, "0b9e3c3e-7c47-4d0c-9d4b-1f0a3f5e2a11")
+    path = tmp_path / "ui.yaml"
+    with client_for(server) as client:
+        job_id = submit_prompt(client, prompt, ui_workflow=ui, preflight=False)
+        wait_for_job(client, job_id, sleep=lambda s: None)
+        fetch([job_id], out=str(path), client_factory=lambda: client, outputs="")
+    server.clear_log()
+    assert run_cli(str(path), "--server", server.url)[0] == 0
+    (sent,) = server.submissions
+    assert sent["prompt"] == prompt
+    assert sent["extra_data"] == {"extra_pnginfo": {"workflow": ui}}
+
+
+def test_the_api_key_reaches_no_output_junit_or_json(tmp_path: Path) -> None:
+    key = "comfyui-0123456789abcdef0123456789abcdef"
+    with fake("cloud", api_key=key) as server:
+        with Client(server.url, key) as client:
+            job_id = submit_prompt(client, prompt_for(0x102030), preflight=False)
+            wait_for_job(client, job_id, sleep=lambda s: None)
+            fetch([job_id], out=str(tmp_path / "c.yaml"), client_factory=lambda: client, outputs="")
+        server.fail_when(class_type="SaveImage", message=f"bad key {key}")
+        report = tmp_path / "j.xml"
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["verify", str(tmp_path / "c.yaml"), "--server", server.url, "--junit", str(report), "--json"],
+                    stdout=out, stderr=err, env={"COMFY_API_KEY": key})
+    assert code == 1
+    assert json.loads(out.getvalue())["results"][0]["result"] == "failed"
+    for text in (out.getvalue(), err.getvalue(), report.read_text(encoding="utf-8")):
+        assert key not in text
