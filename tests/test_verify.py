@@ -537,3 +537,29 @@ def test_the_api_key_reaches_no_output_junit_or_json(tmp_path: Path) -> None:
     assert json.loads(out.getvalue())["results"][0]["result"] == "failed"
     for text in (out.getvalue(), err.getvalue(), report.read_text(encoding="utf-8")):
         assert key not in text
+
+
+def test_servers_of_all_three_dialects_with_faults_share_a_suite(tmp_path: Path) -> None:
+    with fake() as recorder:
+        paths = [record(recorder, prompt_for(0x0A0B0C * (i + 1)), tmp_path, f"r{i}") for i in range(6)]
+    servers = [fake("cloud", job_seconds=0.05), fake("oss", job_seconds=0.05), fake("oss-legacy", job_seconds=0.05)]
+    try:
+        servers[0].fault(r"/api/jobs/", kind="status", code=503, times=2)  # GETs are retried
+        servers[1].fault(r"/api/view", kind="status", code=429, retry_after=0, times=1)
+        servers[2].fault(r"/history/", kind="truncated", times=1)
+        clients = [Client(s.url, s.api_key if s.dialect == "cloud" else None, retries=3, retry_budget=5)
+                   for s in servers]
+        run = verify(paths, clients)
+        for client in clients:
+            client.close()
+        submitted = sorted(s["prompt"]["1"]["inputs"]["color"] for server in servers for s in server.submissions)
+        freed = [server.hits["/api/free"] + server.hits["/free"] for server in servers]
+        ran = [len(server.submissions) for server in servers]
+        origins = {Client(server.url).server for server in servers}
+    finally:
+        for s in servers:
+            s.stop()
+    assert [r.result for r in run.results] == ["match"] * 6, [r.error for r in run.results]
+    assert submitted == [0x0A0B0C * (i + 1) for i in range(6)]  # each recipe once, over all three
+    assert freed == [0, ran[1], ran[2]]  # Comfy Cloud has no /api/free; OSS servers clear before each job
+    assert {r.server for r in run.results} <= origins
