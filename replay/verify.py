@@ -15,6 +15,7 @@ jobs in hand are abandoned and VerifyInterrupted carries what was verified so fa
 
 from __future__ import annotations
 
+import os
 import queue
 import shutil
 import tempfile
@@ -310,11 +311,10 @@ def _verify_one(server: _Server, item: SuiteRecipe, settings: _Settings, new_sto
                 result.error = ("the server took every output from its cache and recomputed nothing, so nothing "
                                 "was verified" + (" (--keep-cache)" if settings.keep_cache else ""))
             else:
-                store = OutputStore(item.store_root) if settings.update else new_store
-                result.artifacts = download_outputs(client, new.outputs, store)
+                result.artifacts = download_outputs(client, new.outputs, new_store)
                 recorded = OutputStore(item.store_root) if item.store_root.is_dir() else None
                 result.outputs = compare_artifacts(item.artifacts, result.artifacts, store_a=recorded,
-                                                   store_b=store, thresholds=settings.thresholds)
+                                                   store_b=new_store, thresholds=settings.thresholds)
                 result.result = "mismatch" if result.differing else "match"
     except (SubmitRejected, GraphError) as exc:
         lines = list(getattr(exc, "lines", None) or getattr(exc, "problems", None) or [])
@@ -415,9 +415,9 @@ def verify(
 
     The suite is read and checked first (InputError, before anything is sent, for a recipe that cannot be
     verified). Each server runs one job at a time; `keep_cache` skips `POST /api/free`. New outputs are
-    downloaded into `outputs_dir` (default: a temporary folder removed at the end), or with `update` into each
-    recipe's store, and a `mismatch` recipe's `artifacts` are rewritten atomically (`failed`, `cached` and `error`
-    runs are never recorded; a `match` leaves the recipe as it is). `on_result` is called in the calling thread
+    downloaded into `outputs_dir` (default: a temporary folder removed at the end); with `update`, a `mismatch`
+    recipe's new files are copied into its store and its `artifacts` rewritten, atomically (`failed`, `cached` and
+    `error` runs are never recorded; a `match` leaves the recipe and its store as they are). `on_result` is called in the calling thread
     as each recipe finishes (in finish order). Ctrl-C raises VerifyInterrupted carrying what was verified.
     """
     from replay.archive import _ctrl_c_sets  # noqa: PLC0415
@@ -452,7 +452,7 @@ def verify(
                     if on_progress is not None:
                         on_progress(progress)
                     continue
-                done[index] = _finish(suite[index], result, update)
+                done[index] = _finish(suite[index], result, update, new_store)
                 progress.done += 1
                 progress.counts[result.result] += 1
                 if on_result is not None:
@@ -481,9 +481,20 @@ def verify(
     return verified
 
 
-def _finish(item: SuiteRecipe, result: VerifyResult, update: bool) -> VerifyResult:
-    """With --update, record a mismatching run's outputs as the recipe's artifacts (atomically)."""
+def _finish(item: SuiteRecipe, result: VerifyResult, update: bool, new_store: OutputStore) -> VerifyResult:
+    """With --update, record a mismatching run's outputs as the recipe's artifacts: their files go into the
+    recipe's store first, then the recipe is rewritten (each atomically). Nothing else touches the store."""
     if update and result.result == "mismatch":
+        from replay.outputs import OutputStore  # noqa: PLC0415
+
+        store = OutputStore(item.store_root)
+        for artifact in result.artifacts:
+            source = new_store.path_for(artifact)
+            if source is not None and not store.has(artifact):
+                fd, temp = store.temporary()
+                with os.fdopen(fd, "wb") as out, open(source, "rb") as data:
+                    shutil.copyfileobj(data, out)
+                store.adopt(temp, str(artifact["sha256"]), str(artifact.get("filename") or ""))
         write_artifacts(item.path, item.recipe, result.artifacts)
         result.updated = True
     return result

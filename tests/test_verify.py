@@ -291,10 +291,22 @@ def test_update_records_a_mismatch_and_the_next_run_matches(server: FakeComfy, t
     assert stored is not None and Image.open(stored).size == (WIDTH, HEIGHT)
     code, out, _ = run_cli(str(path), "--server", server.url)
     assert code == 0 and out.startswith("match")
-    # A match under --update leaves the recipe byte for byte as it was.
+    # A match under --update leaves the recipe byte for byte as it was, and adds nothing to the store.
     before = path.read_bytes()
+    stored_files = sorted((tmp_path / "outputs").iterdir())
     assert run_cli(str(path), "--server", server.url, "--update")[0] == 0
     assert path.read_bytes() == before
+    assert sorted((tmp_path / "outputs").iterdir()) == stored_files
+
+
+def test_update_under_a_tolerance_records_nothing(server: FakeComfy, tmp_path: Path) -> None:
+    path = record(server, prompt_for(0x808080), tmp_path, "gray")
+    replace_artifact(path, one_pixel_changed(by=3))
+    before, stored_files = path.read_bytes(), sorted((tmp_path / "outputs").iterdir())
+    code, out, _ = run_cli(str(path), "--server", server.url, "--update", "--pixel-threshold", "3")
+    assert code == 0 and out.startswith("match")
+    assert path.read_bytes() == before
+    assert sorted((tmp_path / "outputs").iterdir()) == stored_files
 
 
 def test_update_never_records_a_failed_or_cached_run(server: FakeComfy, tmp_path: Path) -> None:
