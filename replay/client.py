@@ -463,6 +463,17 @@ class Client:
             self._cache[key] = body
         return body
 
+    def redact(self, text: str) -> str:
+        """`text` with this client's API key replaced by `***`: for what a server sent back (an error message)."""
+        return self._redact(text)
+
+    def free(self, *, free_memory: bool = True) -> None:
+        """POST /api/free `{"free_memory": true}` once: an open-source server drops its node cache (and models)
+        before the next job, so that job recomputes every node. Comfy Cloud has no such route."""
+        data = json.dumps({"free_memory": free_memory}).encode()
+        response = self._send("POST", "/api/free", data=data, headers={"Content-Type": "application/json"})
+        self._raise_for_status(response, "the request to clear the cache (/api/free)")
+
     def view(self, filename: str, subfolder: str, type: str, dest: BinaryIO) -> ViewResponse:
         """GET /api/view?filename=&subfolder=&type= (never `preview=`), the file streamed into `dest` (a seekable
         binary file).

@@ -182,17 +182,20 @@ def wait_for_job(
     on_progress: ProgressCallback | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    first_poll: float = FIRST_POLL,
+    max_poll: float = MAX_POLL,
 ) -> Job:
     """Poll GET /api/jobs/{job_id} until the job is completed, failed or cancelled; return it.
 
-    Polls every 0.5 s at first, the pause growing to 5 s, for at most `wait_timeout` seconds; then
+    Polls every `first_poll` seconds (0.5) at first, the pause doubling up to `max_poll` (5), for at most
+    `wait_timeout` seconds; then
     raises WaitTimeout carrying the job id. A job the server does not list yet (just queued, or an old
     server's history that only holds finished jobs) is waited for like a pending one.
     """
     job_id = check_job_id(job_id)
     start = clock()
     deadline = start + wait_timeout
-    pause = FIRST_POLL
+    pause = first_poll
     while True:
         try:
             job = job_from_detail(client.get_job(job_id))
@@ -212,7 +215,7 @@ def wait_for_job(
                 job_id=job_id,
             )
         sleep(min(pause, deadline - now))
-        pause = min(pause * 2, MAX_POLL)
+        pause = min(pause * 2, max_poll)
 
 
 __all__ = [

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fakecomfy_cache import ExecutionCache, JobClock, free_body_ok
 from fakecomfy_http import (
     AIOHTTP_500,
     FAULT_KINDS,
@@ -102,6 +103,7 @@ class _Run:
     submitted: float
     reads: int = 0
     started_ms: int | None = None
+    finish_at: float | None = None  # with `job_seconds`: when this run ends (one job at a time)
 
 
 @dataclass
@@ -134,7 +136,8 @@ class FakeComfy:
     `hits` (requests per path, query left out), `connections` (TCP connections accepted), `errors` (tracebacks of
     crashes inside the fake; a test fixture should assert it is empty).
     What tests can set: `delay` (seconds before every response), `run_polls`, `run_seconds`, `never_finish`,
-    `object_info`, `system_stats`, plus `add_job`, `fail_when`, `cancel_next` and `fault`.
+    `object_info`, `system_stats`, plus `add_job`, `fail_when`, `cancel_next` and `fault`. `caching` (OSS only) reuses nodes computed
+    before until `POST /free`; `job_seconds` makes each job take that long, one at a time (tests/fakecomfy_cache.py).
     Output files (fakecomfy_outputs): `files.add(filename, data, subfolder=, type=)` serves a file at /api/view;
     submitted runs of image nodes serve real PNG/WebP files made from the prompt; on Cloud, /api/view redirects to
     `storage` (a second server on another port whose `requests` show what reached it).
@@ -143,7 +146,8 @@ class FakeComfy:
     def __init__(self, dialect: str = "cloud", api_key: str | None = "k", object_info: Mapping[str, Any] | None = None,
                  *, run_polls: int = 1, run_seconds: float | None = None, never_finish: bool = False,
                  delay: float = 0.0, output_classes: Iterable[str] = DEFAULT_OUTPUT_CLASSES,
-                 cloud_error_shape: str = "oss", strip_secrets: bool = True, verbose: bool = False) -> None:
+                 cloud_error_shape: str = "oss", strip_secrets: bool = True, verbose: bool = False,
+                 caching: bool = False, job_seconds: float | None = None) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}; expected one of {', '.join(DIALECTS)}")
         if cloud_error_shape not in ("oss", "code"):
@@ -160,6 +164,8 @@ class FakeComfy:
         self.strip_secrets = strip_secrets
         self.verbose = verbose
         self.system_stats: JsonDict | None = None  # served by /system_stats instead of the dialect's default
+        self.cache = ExecutionCache(enabled=caching and dialect != "cloud")
+        self.clock = JobClock(job_seconds) if job_seconds is not None else None
         self.submissions: list[Any] = []
         self.requests: list[Logged] = []
         self.hits: collections.Counter[str] = collections.Counter()
@@ -322,6 +328,8 @@ class FakeComfy:
                 run.started_ms = max(now_ms(), int(job.detail.get("create_time", 0)) + 1)
         if self.never_finish:
             finished = False
+        elif run.finish_at is not None:
+            finished = time.monotonic() >= run.finish_at
         elif self.run_seconds is not None:
             finished = time.monotonic() - run.submitted >= self.run_seconds
         else:
@@ -333,7 +341,7 @@ class FakeComfy:
             job.history = entry
             job.detail = job_from_history(job.id, entry)
             self._history_order.append(job.id)
-        elif run.reads > 0 or self.run_seconds is not None:
+        elif run.reads > 0 or self.run_seconds is not None or run.finish_at is not None:
             job.detail = queue_detail(run.item, "in_progress")
         job.cache.clear()
         job.entries.clear()
@@ -413,6 +421,7 @@ class FakeComfy:
             ("GET", "/object_info/([^/]+)", self._get_object_info_one),
             ("GET", "/system_stats", self._system_stats),
             ("GET", "/view", lambda q, h, b: oss_view(self.files, q)),
+            ("POST", "/free", self._free),
         ]:
             routes.append((verb, f"(?:/api)?{route}", handler))
         return self._dispatch(routes, method, path, query, headers, body)
@@ -636,8 +645,10 @@ class FakeComfy:
             self._cancel_next -= int(cancel)
             outcome = run_prompt(prompt_id, prompt, result.outputs, self.rules, self._namer, cancel=cancel)
             render_outputs(self.files, prompt, outcome.outputs, self._namer)
+            outcome = self.cache.apply(prompt, outcome)
             item = [number, prompt_id, prompt, extra_data, result.outputs]
-            job = _Job(prompt_id, queue_detail(item, "pending"), run=_Run(item, outcome, time.monotonic()))
+            run = _Run(item, outcome, time.monotonic(), finish_at=self.clock.finish_time() if self.clock else None)
+            job = _Job(prompt_id, queue_detail(item, "pending"), run=run)
             self._put(job)
             self._advance(job, read=False)
         return json_response({"prompt_id": prompt_id, "number": number, "node_errors": result.node_errors})
@@ -676,6 +687,13 @@ class FakeComfy:
                              body: bytes) -> Response:
         info = (self.object_info or {}).get(name)
         return json_response({name: info} if info is not None else {})
+
+    def _free(self, query: dict[str, str], headers: Mapping[str, str], body: bytes) -> Response:
+        if not free_body_ok(body):
+            return self.error_response(500)  # aiohttp's answer when request.json() fails
+        if json.loads(body or b"{}").get("free_memory"):
+            self.cache.clear()
+        return Response(200, b"")
 
     def _system_stats(self, query: dict[str, str], headers: Mapping[str, str], body: bytes) -> Response:
         if self.system_stats is not None:
@@ -756,12 +774,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bulk-size-kb", type=float, default=20.0)
     parser.add_argument("--object-info", metavar="FILE", help="an /object_info dump (.json or .json.gz)")
     parser.add_argument("--run-polls", type=int, default=1, help="detail reads before a submitted job finishes")
+    parser.add_argument("--job-seconds", type=float, default=None, help="each job takes this long, one at a time")
+    parser.add_argument("--caching", action="store_true", help="reuse nodes computed before until POST /free")
     parser.add_argument("--outputs", metavar="DIR", help="serve DIR/<type>/<subfolder...>/<file> at /api/view")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request on stderr")
     args = parser.parse_args(argv)
     object_info = _read_json(Path(args.object_info)) if args.object_info else None
     server = FakeComfy(args.dialect, api_key=args.api_key, object_info=object_info, delay=args.delay,
-                       run_polls=args.run_polls, verbose=args.verbose)
+                       run_polls=args.run_polls, verbose=args.verbose, caching=args.caching,
+                       job_seconds=args.job_seconds)
     load_jobs(server, args.jobs)
     if args.outputs:
         add_output_folder(server.files, Path(args.outputs))

@@ -219,6 +219,7 @@ class Outcome:
     outputs: JsonDict
     stop_node: str | None = None
     rule: FailRule | None = None
+    cached: list[str] = field(default_factory=list)  # nodes taken from the server's cache (fakecomfy_cache)
 
 
 def execution_order(prompt: Mapping[str, Any], outputs: Iterable[str]) -> list[str]:
@@ -326,7 +327,7 @@ def history_entry(item: list[Any], outcome: Outcome, start: int, end: int) -> Js
     number, prompt_id, prompt, extra_data, targets = item[:5]
     messages: list[Any] = [
         ["execution_start", {"prompt_id": prompt_id, "timestamp": start}],
-        ["execution_cached", {"nodes": [], "prompt_id": prompt_id, "timestamp": start}],
+        ["execution_cached", {"nodes": list(outcome.cached), "prompt_id": prompt_id, "timestamp": start}],
     ]
     node_id = outcome.stop_node or ""
     node_type = prompt[node_id]["class_type"] if node_id in prompt else ""

@@ -3,7 +3,7 @@
 A command parses its arguments, calls one library function, renders the result and returns an exit code.
 `main(argv, stdin=..., stdout=..., stderr=...)` never calls sys.exit, so tests pass their own streams.
 Heavy modules (jsonschema, deepdiff) are imported inside commands: `--help` and `--version` stay light.
-Each command group lives in its own module (`jobs`, `runs`, `diff`, `git`); importing them registers the commands
+Each command group lives in its own module (`jobs`, `runs`, `verify`, `diff`, `git`); importing them registers the commands
 in the order `--help` lists them.
 """
 
@@ -32,7 +32,7 @@ from replay.cli._base import (
 from replay.errors import ReplayError
 
 # Importing a group registers its commands; this order is the order `--help` lists them in.
-COMMAND_GROUPS = ("jobs", "runs", "bisect", "diff", "git")
+COMMAND_GROUPS = ("jobs", "runs", "verify", "bisect", "diff", "git")
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"replay.cli.{_group}")
 

@@ -148,8 +148,9 @@ def arguments(adder: Callable[[argparse.ArgumentParser], None]) -> Callable[[Com
 def _common_options(parser: argparse.ArgumentParser) -> None:
     s = argparse.SUPPRESS
     group = parser.add_argument_group("common options")
-    group.add_argument("--server", metavar="URL", default=s, help="server URL (env COMFY_SERVER; default "
-                       "https://cloud.comfy.org with an API key, else http://127.0.0.1:8188)")
+    if "--server" not in parser._option_string_actions:  # a command may take several (verify)
+        group.add_argument("--server", metavar="URL", default=s, help="server URL (env COMFY_SERVER; default "
+                           "https://cloud.comfy.org with an API key, else http://127.0.0.1:8188)")
     group.add_argument("--api-key", metavar="KEY", default=s,
                        help="Comfy Cloud API key, sent as X-API-Key (prefer env COMFY_API_KEY)")
     group.add_argument("--timeout", metavar="S", type=_seconds, default=s,
@@ -176,17 +177,21 @@ def _is_terminal(stream: IO[str]) -> bool:
 
 
 class _ProgressBar:
-    """`archive  120/500 [=====     ]  37.5 jobs/s` on one stderr line, redrawn in place."""
+    """`archive  120/500 [=====     ]  37.5 jobs/s` on one stderr line, redrawn in place; `label` and `detail` (the
+    text after the bar, from the progress object) let other commands draw theirs."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, label: str = "archive",
+                 detail: Callable[[Any], str] = lambda progress: f"{progress.rate:6.1f} jobs/s") -> None:
         self.err = ctx.stderr
         self.drawn = False
+        self.label = label
+        self.detail = detail
 
     def show(self, progress: Any) -> None:
         width = 30
         filled = width * progress.done // progress.total if progress.total else width
-        self.err.write(f"\rarchive {progress.done:>6}/{progress.total} [{'=' * filled}{' ' * (width - filled)}] "
-                       f"{progress.rate:6.1f} jobs/s")
+        self.err.write(f"\r{self.label} {progress.done:>6}/{progress.total} [{'=' * filled}"
+                       f"{' ' * (width - filled)}] {self.detail(progress)}")
         self.err.flush()
         self.drawn = True
 
@@ -199,6 +204,16 @@ def _set_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NODE.INPUT=VALUE",
                    help="override an input (repeatable); VALUE is JSON when it parses, else a string; the UI "
                    "graph's widget gets it too, or the UI graph is left out with a note")
+
+
+def _threshold_options(p: argparse.ArgumentParser) -> None:
+    """Image tolerances (SPEC §7), checked by `replay.artifacts.make_thresholds`."""
+    p.add_argument("--pixel-threshold", type=int, default=None, metavar="T",
+                   help="a channel difference <= T (0-255) does not count as changed (default 0)")
+    p.add_argument("--max-diff-ratio", type=float, default=None, metavar="R",
+                   help="images with at most this fraction of changed pixels count as the same (default 0)")
+    p.add_argument("--min-psnr", type=float, default=None, metavar="DB",
+                   help="images whose PSNR is at least DB decibels count as the same")
 
 
 def _wait_options(p: argparse.ArgumentParser) -> None:

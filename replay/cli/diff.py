@@ -10,6 +10,7 @@ from replay.cli._base import (
     EXIT_OK,
     Context,
     UsageError,
+    _threshold_options,
     arguments,
     command,
 )
@@ -73,12 +74,7 @@ def _diff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--outputs", nargs="?", const="", default=None, metavar="DIR",
                    help="compare output files by content, downloading (GET /api/view) what a side lacks into DIR "
                         "(default: outputs/ beside a recipe, else ./outputs); write it after A and B")
-    p.add_argument("--pixel-threshold", type=int, default=None, metavar="T",
-                   help="a channel difference <= T (0-255) does not count as changed (default 0)")
-    p.add_argument("--max-diff-ratio", type=float, default=None, metavar="R",
-                   help="images with at most this fraction of changed pixels count as the same (default 0)")
-    p.add_argument("--min-psnr", type=float, default=None, metavar="DB",
-                   help="images whose PSNR is at least DB decibels count as the same")
+    _threshold_options(p)
 
 
 @command("diff", "compare two jobs, recipes or workflows node by node",
