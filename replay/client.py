@@ -8,23 +8,26 @@ here and nowhere else; the API key is never part of a message.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 import os
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, BinaryIO, NamedTuple
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from replay.errors import (
     AuthError,
     InputError,
     JobNotFound,
     MalformedResponse,
+    NotFound,
     ServerError,
     ServerUnreachable,
     SubmitRejected,
@@ -35,6 +38,16 @@ CLOUD_SERVER = "https://cloud.comfy.org"
 LOCAL_SERVER = "http://127.0.0.1:8188"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CLOUD_PAGE_MAX = 1000
+VIEW_CHUNK = 1 << 16
+MAX_REDIRECTS = 5
+
+
+class ViewResponse(NamedTuple):
+    """What `Client.view` wrote: the byte count, the server's Content-Type and the SHA-256 of the bytes."""
+
+    size: int
+    content_type: str | None
+    sha256: str = ""
 
 
 def default_server(api_key: str | None) -> str:
@@ -135,6 +148,8 @@ class Client:
             self._session.headers["X-API-Key"] = self._api_key
         self._jobs_api: bool | None = None
         self._lock = threading.Lock()
+        self._pool_size = pool_size
+        self._storage: requests.Session | None = None
 
     def _read_environment_once(self) -> None:
         """Apply proxies, CA bundle and .netrc from the environment now, for our one server, instead of on every
@@ -153,8 +168,10 @@ class Client:
         return f"Client(server={self.server!r}, api_key={'***' if self._api_key else None})"
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pools."""
         self._session.close()
+        if self._storage is not None:
+            self._storage.close()
 
     def __enter__(self) -> Client:
         return self
@@ -403,6 +420,119 @@ class Client:
             raise MalformedResponse(f"{self.server} answered /api/object_info with a non-object", url=response.url)
         return body
 
+    def view(self, filename: str, subfolder: str, type: str, dest: BinaryIO) -> ViewResponse:
+        """GET /api/view?filename=&subfolder=&type= (never `preview=`), the file streamed into `dest`.
+
+        A redirect (Comfy Cloud sends one to signed storage) is followed by hand: to another origin with a
+        session that carries no credentials at all (requests would keep a custom X-API-Key header). The byte
+        count is checked against Content-Length. Connection failures, cut-off bodies and 429/5xx are retried
+        like any GET, rewinding `dest` to where it started. Raises NotFound on 404 (and on 400/403 when the
+        server refuses the file reference itself, e.g. a `../` path), AuthError on 401.
+        """
+        what = f"output {filename!r}"
+        params = {"filename": filename, "subfolder": subfolder, "type": type}
+        start = dest.tell()
+        waited = 0.0
+        attempt = 0
+        while True:
+            backoff = random.uniform(0, min(8.0, 0.5 * 2**attempt))
+            try:
+                return self._view_once(params, what, dest)
+            except ServerUnreachable:
+                if attempt >= self.retries or waited + backoff > self.retry_budget:
+                    raise
+                wait = backoff
+            except ServerError as exc:
+                if exc.status not in RETRY_STATUSES or attempt >= self.retries:
+                    raise
+                wait = exc.retry_after if isinstance(exc, _Retryable) and exc.retry_after is not None else backoff
+                if waited + wait > self.retry_budget:
+                    raise
+            dest.seek(start)
+            dest.truncate()
+            self._sleep(wait)
+            waited += wait
+            attempt += 1
+
+    def _storage_session(self) -> requests.Session:
+        """A session for other origins (signed storage): no API key, no auth, no cookies of ours."""
+        with self._lock:
+            if self._storage is None:
+                session = requests.Session()
+                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size, max_retries=0)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                session.headers["User-Agent"] = "comfy-replay"
+                session.proxies.update(self._session.proxies)
+                session.verify = self._session.verify
+                session.trust_env = False
+                self._storage = session
+            return self._storage
+
+    def _view_once(self, params: dict[str, str], what: str, dest: BinaryIO) -> ViewResponse:
+        url = self._url("/api/view")
+        session = self._session
+        query: dict[str, str] | None = params
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._stream(session, url, query)
+            with response:
+                if response.is_redirect:
+                    location = response.headers.get("Location", "")
+                    url = urljoin(response.url, location)
+                    if urlsplit(url).scheme not in ("http", "https"):
+                        raise MalformedResponse(f"{self.server} redirected {what} to a non-http address")
+                    query = None
+                    session = self._session if _origin(url) == self.server else self._storage_session()
+                    continue
+                return self._receive(response, what, dest)
+        raise MalformedResponse(f"{self.server} redirected {what} more than {MAX_REDIRECTS} times", url=url)
+
+    def _stream(self, session: requests.Session, url: str, params: dict[str, str] | None) -> requests.Response:
+        headers = {"Accept-Encoding": "identity"}  # the bytes as stored, so Content-Length counts them
+        try:
+            return session.get(url, params=params, headers=headers, stream=True, allow_redirects=False,
+                               timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise ServerUnreachable(f"no answer for an output file within {self.timeout:g} s; raise --timeout",
+                                    url=origin_for_message(url)) from exc
+        except requests.ConnectionError as exc:
+            raise ServerUnreachable(
+                f"cannot reach {_origin(url)} for an output file ({type(exc).__name__})", url=origin_for_message(url)
+            ) from exc
+        except requests.RequestException as exc:
+            raise ServerError(self._redact(f"request for an output file failed: {exc}")) from exc
+
+    def _receive(self, response: requests.Response, what: str, dest: BinaryIO) -> ViewResponse:
+        status = response.status_code
+        where = origin_for_message(response.url)  # signed URLs carry their signature in the query: never shown
+        if status == 404 or (status in (400, 403) and not (status == 403 and self._api_key)):
+            said = self._redact(_error_text(response))
+            raise NotFound(
+                f"{self.server} does not have {what} (HTTP {status}{': ' + said if said else ''})",
+                url=where, status=status,
+            )
+        if status in RETRY_STATUSES:
+            raise _Retryable(f"{self.server} failed {what} (HTTP {status})", url=where, status=status,
+                             retry_after=_retry_after(response))
+        if status >= 300:
+            self._raise_for_status(response, what)
+            raise MalformedResponse(f"{self.server} answered {what} with HTTP {status}", url=where, status=status)
+        declared = response.headers.get("Content-Length")
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            for chunk in response.raw.stream(VIEW_CHUNK, decode_content=False):
+                dest.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        except (Urllib3Error, requests.RequestException) as exc:  # cut off, reset or timed out mid-body
+            raise ServerUnreachable(f"{self.server} cut off {what} after {size} bytes", url=where) from exc
+        if declared is not None and declared.strip().isdigit() and int(declared) != size:
+            raise ServerUnreachable(
+                f"{self.server} sent {size} bytes of {what} but announced {int(declared)} (Content-Length)", url=where
+            )
+        return ViewResponse(size, response.headers.get("Content-Type"), digest.hexdigest())
+
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /api/prompt once (never retried: a retry could queue the job twice); returns `{prompt_id, ...}`."""
         data = json.dumps(body, allow_nan=False).encode()
@@ -431,6 +561,21 @@ class Client:
         if not isinstance(result, dict) or not isinstance(result.get("prompt_id"), str):
             raise MalformedResponse(f"{self.server} accepted the prompt but sent no prompt_id", url=response.url)
         return result
+
+
+class _Retryable(ServerError):
+    """A 429/5xx answer to a streamed GET, raised so the retry loop can see it; carries Retry-After."""
+
+    def __init__(self, message: str, *, url: str | None, status: int, retry_after: float | None) -> None:
+        super().__init__(message, url=url, status=status)
+        self.retry_after = retry_after
+
+
+def _origin(url: str) -> str:
+    try:
+        return server_origin(url)
+    except InputError:
+        return ""
 
 
 def _rejection(response: requests.Response, redact: Callable[[str], str]) -> SubmitRejected:
@@ -471,4 +616,4 @@ def _rejection(response: requests.Response, redact: Callable[[str], str]) -> Sub
     return SubmitRejected(redact(headline), node_errors=node_errors, lines=[redact(line) for line in lines])
 
 
-__all__ = ["CLOUD_SERVER", "LOCAL_SERVER", "Client", "default_server", "server_origin"]
+__all__ = ["CLOUD_SERVER", "LOCAL_SERVER", "Client", "ViewResponse", "default_server", "server_origin"]

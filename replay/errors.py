@@ -8,7 +8,8 @@
     │   ├── TargetExistsError (2)    refusing to overwrite a file that holds something else
     │   └── SubmitRejected  (2)      the server refused a prompt (400); carries ``node_errors``
     ├── ServerError         (3)      the server failed or could not be reached; carries ``url``, ``status``
-    │   ├── JobNotFound     (3)      404 for a job id
+    │   ├── NotFound        (3)      404 for something the server does not have (an output file)
+    │   │   └── JobNotFound (3)      404 for a job id
     │   ├── ServerUnreachable (3)    connection refused, DNS, reset, timeout after retries
     │   ├── MalformedResponse (3)    a body that is not the JSON we expected
     │   └── WaitTimeout     (3)      a submitted job did not finish in time; carries ``job_id``
@@ -102,7 +103,11 @@ class ServerError(ReplayError):
         self.status = status
 
 
-class JobNotFound(ServerError):
+class NotFound(ServerError):
+    """The server does not have what was asked for (404), for example an output file it cleaned up."""
+
+
+class JobNotFound(NotFound):
     """The server does not know the job id (404)."""
 
 
@@ -141,6 +146,7 @@ __all__ = [
     "JobNotFound",
     "JobStateError",
     "MalformedResponse",
+    "NotFound",
     "ReplayError",
     "ServerError",
     "ServerUnreachable",

@@ -51,6 +51,7 @@ from fakecomfy_jobs import (
     to_cloud,
     to_oss,
 )
+from fakecomfy_outputs import OutputFiles, Storage, cloud_view, oss_view, render_outputs
 from fakecomfy_run import (
     FailRule,
     FileNamer,
@@ -166,6 +167,8 @@ class FakeComfy:
         self._number = 0
         self._cancel_next = 0
         self._namer = FileNamer()
+        self.files = OutputFiles()  # what /api/view serves: add(filename, data, subfolder=, type=)
+        self.storage: Storage | None = None  # Cloud's signed storage, a second server (started with a cloud fake)
         self._httpd: ThreadedServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -176,6 +179,8 @@ class FakeComfy:
         if self._httpd is not None:
             return self
         self._stopping.clear()
+        if self.dialect == "cloud":
+            self.storage = Storage(self.files).start()
         self._httpd = ThreadedServer(("127.0.0.1", port), self)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
                                         name=f"fakecomfy-{self.dialect}", daemon=True)
@@ -190,6 +195,8 @@ class FakeComfy:
             self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.storage is not None:
+            self.storage.stop()
         self._httpd = None
         self._thread = None
 
@@ -385,6 +392,7 @@ class FakeComfy:
             ("GET", "/api/prompt", self._queue_info),
             ("GET", "/api/object_info", self._get_object_info),
             ("GET", "/api/system_stats", lambda q, h, b: json_response(CLOUD_SYSTEM_STATS)),
+            ("GET", "/api/view", lambda q, h, b: cloud_view(self.files, self.storage, q)),  # type: ignore[arg-type]
         ]
         return self._dispatch(routes, method, path, query, headers, body)
 
@@ -404,6 +412,7 @@ class FakeComfy:
             ("GET", "/object_info", self._get_object_info),
             ("GET", "/object_info/([^/]+)", self._get_object_info_one),
             ("GET", "/system_stats", self._system_stats),
+            ("GET", "/view", lambda q, h, b: oss_view(self.files, q)),
         ]:
             routes.append((verb, f"(?:/api)?{route}", handler))
         return self._dispatch(routes, method, path, query, headers, body)
@@ -626,6 +635,7 @@ class FakeComfy:
             cancel = self._cancel_next > 0
             self._cancel_next -= int(cancel)
             outcome = run_prompt(prompt_id, prompt, result.outputs, self.rules, self._namer, cancel=cancel)
+            render_outputs(self.files, prompt, outcome.outputs, self._namer)
             item = [number, prompt_id, prompt, extra_data, result.outputs]
             job = _Job(prompt_id, queue_detail(item, "pending"), run=_Run(item, outcome, time.monotonic()))
             self._put(job)

@@ -1,0 +1,320 @@
+"""Decoding output images with Pillow, hashing their pixels in one fixed mode, and comparing them pixel by pixel.
+
+Decoded formats: PNG (8 and 16 bit; L, LA, P, RGB, RGBA), JPEG, WebP (animated too) and GIF (every frame).
+Everything else is compared by bytes (replay.outputs). Pixels are hashed and compared in one canonical form:
+8-bit RGB for a frame without transparency, 8-bit RGBA for a frame with any pixel not fully opaque (so a
+grayscale, palette, RGB or opaque RGBA file of the same picture all hash alike). 16-bit samples are reduced to
+their high byte (what Pillow does for 16-bit RGB/RGBA PNGs, and what we do for 16-bit grayscale), so a difference
+below 1/256 of the range does not count. A file whose declared size passes `MAX_PIXELS` per frame or
+`MAX_TOTAL_PIXELS` over all frames is refused before any pixel is decoded (an image bomb).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageChops, ImageSequence, UnidentifiedImageError
+
+MAX_PIXELS = 50_000_000  # per frame: an 8K x 6K image; 200 MB as RGBA
+MAX_TOTAL_PIXELS = 500_000_000  # over all frames of an animation (decoded one frame at a time)
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+PIXEL_HASH_VERSION = "pixels-v1"
+
+
+_HELPER = ThreadPoolExecutor(2, thread_name_prefix="replay-decode")
+
+
+class DecodeError(Exception):
+    """An image that cannot be decoded: corrupt, truncated, an unknown format, or over the pixel limits."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What decoding an image file told us: format, size, frame count and the SHA-256 of its pixels."""
+
+    format: str
+    media_type: str
+    width: int
+    height: int
+    frames: int
+    pixels: str
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        image = Image.open(path, formats=FORMATS)
+    except UnidentifiedImageError as exc:
+        raise DecodeError("not a PNG, JPEG, WebP or GIF image") from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, higher than ours
+        raise DecodeError(f"declares more pixels than the limit of {MAX_PIXELS:,} per frame") from exc
+    except Exception as exc:  # Pillow raises many kinds (SyntaxError, struct.error, ValueError) on bad headers
+        raise DecodeError(f"unreadable image header ({type(exc).__name__}: {exc})") from exc
+    width, height = image.size
+    frames = int(getattr(image, "n_frames", 1) or 1)
+    if width <= 0 or height <= 0:
+        image.close()
+        raise DecodeError(f"declares an empty size {width}x{height}")
+    if width * height > MAX_PIXELS:
+        image.close()
+        raise DecodeError(f"declares {width}x{height} pixels, over the limit of {MAX_PIXELS:,} per frame")
+    if width * height * frames > MAX_TOTAL_PIXELS:
+        image.close()
+        raise DecodeError(
+            f"declares {frames} frames of {width}x{height}, over the limit of {MAX_TOTAL_PIXELS:,} pixels in all"
+        )
+    return image
+
+
+def _canonical(frame: Image.Image) -> Image.Image:
+    """One frame in the canonical form: 8-bit RGB when every pixel is opaque, else 8-bit RGBA."""
+    if frame.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        frame = frame.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    if frame.mode == "RGB":
+        return frame
+    if frame.mode in ("1", "L", "CMYK", "YCbCr", "LAB", "HSV") or (frame.mode == "P" and "transparency" not in frame.info):
+        return frame.convert("RGB")
+    rgba = frame if frame.mode == "RGBA" else frame.convert("RGBA")
+    if rgba.getchannel("A").getextrema() == (255, 255):
+        return rgba.convert("RGB")
+    return rgba
+
+
+def _frames(image: Image.Image) -> Iterator[Image.Image]:
+    """Every frame decoded, in the canonical form; decoding errors become DecodeError."""
+    try:
+        for frame in ImageSequence.Iterator(image):
+            frame.load()
+            yield _canonical(frame)
+    except DecodeError:
+        raise
+    except Exception as exc:  # truncated data, bad CRC, broken zlib stream, ...
+        raise DecodeError(f"corrupt or truncated image data ({type(exc).__name__}: {exc})") from exc
+
+
+def _pixel_digest(width: int, height: int, frames: int) -> hashlib._Hash:
+    digest = hashlib.sha256()
+    digest.update(f"{PIXEL_HASH_VERSION} {width}x{height}x{frames}\n".encode())
+    return digest
+
+
+def inspect_image(path: Path) -> ImageInfo:
+    """Decode every frame of an image file and hash its pixels; raises DecodeError when it cannot."""
+    with _open(path) as image:
+        fmt = str(image.format)
+        media_type = Image.MIME.get(fmt, "application/octet-stream")
+        width, height = image.size
+        frames = int(getattr(image, "n_frames", 1) or 1)
+        digest = _pixel_digest(width, height, frames)
+        for frame in _frames(image):
+            _hash_frame(digest, frame)
+    return ImageInfo(fmt, media_type, width, height, frames, digest.hexdigest())
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How much two images may differ and still count as the same (SPEC §7); the default is exact."""
+
+    pixel_threshold: int = 0  # a channel difference <= this does not count (0-255)
+    max_diff_ratio: float = 0.0  # at most this fraction of changed pixels counts as the same
+    min_psnr: float | None = None  # or a PSNR (dB) at least this
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.pixel_threshold <= 255:
+            raise ValueError(f"pixel threshold must be 0-255, not {self.pixel_threshold}")
+        if not 0.0 <= self.max_diff_ratio <= 1.0:
+            raise ValueError(f"max diff ratio must be between 0 and 1, not {self.max_diff_ratio}")
+        if self.min_psnr is not None and (math.isnan(self.min_psnr) or self.min_psnr < 0):
+            raise ValueError(f"min PSNR must be a number of dB >= 0, not {self.min_psnr}")
+
+    def accept(self, metrics: dict[str, float | int | None]) -> bool:
+        """Whether images with these metrics count as the same."""
+        ratio = metrics.get("changed_ratio")
+        if isinstance(ratio, (int, float)) and ratio <= self.max_diff_ratio:
+            return True
+        psnr = metrics.get("psnr")
+        return self.min_psnr is not None and (psnr is None or psnr >= self.min_psnr)
+
+
+EXACT = Thresholds()
+
+
+@dataclass
+class _Tally:
+    """Running sums over the frames of two images."""
+
+    pixels: int = 0
+    changed: int = 0
+    max_diff: int = 0
+    total: int = 0  # sum of channel differences
+    squares: int = 0  # sum of squared channel differences
+    samples: int = 0  # channel values compared
+
+    def add(self, a: Image.Image, b: Image.Image, threshold: int) -> None:
+        """Count one pair of same-size canonical frames: RGB bands, and alpha when either has transparency."""
+        if a.mode != b.mode:
+            a, b = a.convert("RGBA"), b.convert("RGBA")
+        channels = len(a.getbands())
+        diff = ImageChops.difference(a, b)
+        histogram = diff.histogram()  # 256 counts per band
+        frame_max = 0
+        for index in range(channels):
+            counts = histogram[index * 256:(index + 1) * 256]
+            for value in range(1, 256):
+                count = counts[value]
+                if count:
+                    self.total += value * count
+                    self.squares += value * value * count
+                    frame_max = max(frame_max, value)
+        self.max_diff = max(self.max_diff, frame_max)
+        width, height = diff.size
+        self.samples += width * height * channels
+        self.pixels += width * height
+        if frame_max <= threshold:
+            return  # no channel of any pixel passes the threshold (the common case of near-identical frames)
+        self.changed += width * height - _changed_mask(diff, threshold).histogram()[0]
+
+    def metrics(self) -> dict[str, float | int | None]:
+        mse = self.squares / self.samples if self.samples else 0.0
+        return {
+            "changed_pixels": self.changed,
+            "changed_ratio": round(self.changed / self.pixels, 8) if self.pixels else 0.0,
+            "max_diff": self.max_diff,
+            "mean_diff": round(self.total / self.samples, 6) if self.samples else 0.0,
+            "psnr": round(10 * math.log10(255 * 255 / mse), 3) if mse else None,
+        }
+
+
+def _changed_mask(diff: Image.Image, threshold: int) -> Image.Image:
+    """An "L" mask of a difference image: 255 where any band differs by more than `threshold`, else 0."""
+    # Each band to 0 or 255; then RGB -> L is non-zero exactly where some band is (every weight is positive).
+    over = [255 if value > threshold else 0 for value in range(256)]
+    marked = diff.point(over * len(diff.getbands()))
+    mask = marked.convert("L")
+    if diff.mode == "RGBA":
+        mask = ImageChops.lighter(mask, marked.getchannel("A"))
+    return mask.point([0] + [255] * 255)
+
+
+def compare_images(
+    path_a: Path, path_b: Path, thresholds: Thresholds | None = None
+) -> tuple[str, dict[str, float | int | None] | None, str | None]:
+    """(result, metrics, why) for two image files: `identical` (same bytes), `same-pixels`, `different` (with
+    metrics: changed_pixels, changed_ratio, max_diff, mean_diff, psnr in dB, None when no pixel differs) or
+    `incomparable` (with why: undecodable, size, frame count or kind changed). Never raises on a bad image."""
+    thresholds = thresholds or EXACT
+    if _same_bytes(path_a, path_b):
+        return "identical", None, None
+    try:
+        image_a = _open(path_a)
+    except DecodeError as exc:
+        return "incomparable", None, f"A cannot be decoded: {exc}"
+    with image_a:
+        try:
+            image_b = _open(path_b)
+        except DecodeError as exc:
+            return "incomparable", None, f"B cannot be decoded: {exc}"
+        with image_b:
+            return _compare_open(image_a, image_b, thresholds)
+
+
+def _compare_open(
+    image_a: Image.Image, image_b: Image.Image, thresholds: Thresholds
+) -> tuple[str, dict[str, float | int | None] | None, str | None]:
+    if image_a.size != image_b.size:
+        return "incomparable", None, "size changed: {}x{} -> {}x{}".format(*image_a.size, *image_b.size)
+    frames_a = int(getattr(image_a, "n_frames", 1) or 1)
+    frames_b = int(getattr(image_b, "n_frames", 1) or 1)
+    if frames_a != frames_b:
+        return "incomparable", None, f"frame count changed: {frames_a} -> {frames_b}"
+    width, height = image_a.size
+    digest_a = _pixel_digest(width, height, frames_a)
+    digest_b = _pixel_digest(width, height, frames_b)
+    tally = _Tally()
+    frames = _frames(image_a)
+    others = _frames(image_b)
+    while True:
+        # A's next frame is decoded and hashed on a helper thread while B's is here: Pillow's decoders and
+        # hashlib release the GIL, so on two cores a comparison costs about what decoding one image does.
+        pending = _HELPER.submit(_next_hashed, frames, digest_a)
+        try:
+            frame_b = _next_hashed(others, digest_b)
+        except DecodeError as exc:
+            pending.exception()  # let A's step finish before the images are closed
+            return "incomparable", None, f"B cannot be decoded: {exc}"
+        try:
+            frame_a = pending.result()
+        except DecodeError as exc:
+            return "incomparable", None, f"A cannot be decoded: {exc}"
+        if frame_a is None or frame_b is None:
+            break
+        tally.add(frame_a, frame_b, thresholds.pixel_threshold)
+    if digest_a.digest() == digest_b.digest():
+        return "same-pixels", None, None
+    return "different", tally.metrics(), None
+
+
+def _hash_frame(digest: hashlib._Hash, frame: Image.Image) -> None:
+    digest.update(frame.mode.encode() + b"\n")
+    digest.update(frame.tobytes())
+
+
+def _next_hashed(frames: Iterator[Image.Image], digest: hashlib._Hash) -> Image.Image | None:
+    frame = next(frames, None)
+    if frame is not None:
+        _hash_frame(digest, frame)
+    return frame
+
+
+def _same_bytes(path_a: Path, path_b: Path) -> bool:
+    if path_a.stat().st_size != path_b.stat().st_size:
+        return False
+    with path_a.open("rb") as file_a, path_b.open("rb") as file_b:
+        while True:
+            chunk_a = file_a.read(1 << 20)
+            if chunk_a != file_b.read(1 << 20):
+                return False
+            if not chunk_a:
+                return True
+
+
+def difference_image(path_a: Path, path_b: Path, *, max_side: int = 512) -> Image.Image | None:
+    """Changed pixels of the first frames painted red over a faded grey copy of A, scaled to fit `max_side`;
+    None when the two cannot be compared (undecodable, or of different sizes)."""
+    try:
+        with _open(path_a) as image_a, _open(path_b) as image_b:
+            if image_a.size != image_b.size:
+                return None
+            frame_a = next(_frames(image_a))
+            frame_b = next(_frames(image_b))
+    except (DecodeError, StopIteration):
+        return None
+    if frame_a.mode != frame_b.mode:
+        frame_a, frame_b = frame_a.convert("RGBA"), frame_b.convert("RGBA")
+    changed = _changed_mask(ImageChops.difference(frame_a, frame_b), 0)
+    base = Image.blend(frame_a.convert("L").convert("RGB"), Image.new("RGB", frame_a.size, "white"), 0.6)
+    scale = min(1.0, max_side / max(frame_a.size))
+    if scale < 1.0:
+        size = (max(1, round(frame_a.width * scale)), max(1, round(frame_a.height * scale)))
+        base = base.resize(size, Image.Resampling.BOX)
+        # BOX averages: any changed pixel in a box leaves a non-zero mean, so small changes stay visible.
+        changed = changed.resize(size, Image.Resampling.BOX).point(lambda value: 255 if value else 0)
+    base.paste(Image.new("RGB", base.size, (220, 20, 60)), mask=changed)
+    return base
+
+
+__all__ = [
+    "FORMATS",
+    "MAX_PIXELS",
+    "MAX_TOTAL_PIXELS",
+    "DecodeError",
+    "ImageInfo",
+    "Thresholds",
+    "compare_images",
+    "difference_image",
+    "inspect_image",
+]
