@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from replay.artifacts import recipe_has_artifacts, recorded_artifacts
 from replay.errors import InputError, MalformedResponse, ReplayError
 from replay.fetching import FetchResult, check_job
 from replay.jobs import JOB_STATUSES, TERMINAL_STATUSES, check_job_id, job_from_detail
@@ -29,6 +30,7 @@ from replay.recipe import build_recipe, write_recipe
 
 if TYPE_CHECKING:
     from replay.client import Client
+    from replay.outputs import OutputStore
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
@@ -92,7 +94,7 @@ class _Plan:
 
 
 def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_id: str | None,
-          limit: int | None, refresh: bool, page_size: int) -> _Plan:
+          limit: int | None, refresh: bool, page_size: int, outputs: bool = False) -> _Plan:
     plan = _Plan()
     seen: set[str] = set()
     for entry in client.list_jobs(status=statuses, workflow_id=workflow_id, page_size=page_size, limit=limit):
@@ -108,7 +110,8 @@ def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_
         plan.listed += 1
         if entry.get("status") not in TERMINAL_STATUSES:
             plan.not_finished.append(job_id)
-        elif not refresh and (folder / f"{job_id}.yaml").exists():
+        elif not refresh and (folder / f"{job_id}.yaml").exists() and (
+                not outputs or recipe_has_artifacts(folder / f"{job_id}.yaml")):
             plan.on_disk.append(str(folder / f"{job_id}.yaml"))
         else:
             plan.todo.append(job_id)
@@ -116,9 +119,10 @@ def _plan(client: Client, folder: Path, *, statuses: list[str] | None, workflow_
 
 
 def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: str,
-                    api_key: str | None) -> tuple[str, str]:
+                    api_key: str | None, artifacts: list[dict[str, Any]] | None = None) -> tuple[str, str]:
     """Validate one fetched job detail and write its recipe: ("written"|"unchanged", path) or ("failed", why).
 
+    `artifacts` are its downloaded outputs (with `--outputs`); without them a recipe on disk keeps its own.
     Runs in a helper process when there are some, so it takes and returns only plain values.
     """
     try:
@@ -128,6 +132,8 @@ def _archive_detail(folder: str, job_id: str, detail: dict[str, Any], server: st
         job.source = {"server": server}
         check_job(job, job_id)
         target = os.path.join(folder, f"{job_id}.yaml")
+        job.artifacts = artifacts if artifacts is not None else (
+            recorded_artifacts(target, job.id) if os.path.exists(target) else None)
         return write_recipe(target, build_recipe(job, server=server, api_key=api_key)), target
     except ReplayError as exc:
         return "failed", str(exc)
@@ -215,8 +221,9 @@ class _Run:
     """One run: fetching threads, the work and results queues, and the count of jobs being written."""
 
     def __init__(self, client: Client, folder: Path, job_ids: Sequence[str], api_key: str | None,
-                 helpers: _Helpers | None) -> None:
+                 helpers: _Helpers | None, store: OutputStore | None = None) -> None:
         self.client = client
+        self.store = store
         self.folder = str(folder)
         self.api_key = api_key
         self.process = helpers.archive_detail if helpers else _archive_detail
@@ -236,6 +243,7 @@ class _Run:
                 return
             try:
                 detail = self.client.get_job(job_id)
+                artifacts = self._download(job_id, detail)
             except ReplayError as exc:
                 self.results.put((job_id, "failed", str(exc)))
                 continue
@@ -247,11 +255,23 @@ class _Run:
                     return
                 self.writing += 1
             try:
-                self.results.put((job_id, *self.process(self.folder, job_id, detail, self.client.server, self.api_key)))
+                self.results.put((job_id, *self.process(self.folder, job_id, detail, self.client.server, self.api_key,
+                                                        artifacts)))
             finally:
                 with self.lock:
                     self.writing -= 1
                     self.lock.notify_all()
+
+    def _download(self, job_id: str, detail: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """With `--outputs`: the job's output files, downloaded on this worker thread into the store."""
+        if self.store is None:
+            return None
+        from replay.outputs import download_outputs  # noqa: PLC0415
+
+        outputs = detail.get("outputs")
+        target = os.path.join(self.folder, f"{job_id}.yaml")
+        known = (recorded_artifacts(target, job_id) or []) if os.path.exists(target) else []
+        return download_outputs(self.client, outputs if isinstance(outputs, dict) else {}, self.store, known=known)
 
     def close(self) -> None:
         """Start no new write, and wait for the writes in hand to finish."""
@@ -274,6 +294,7 @@ def archive(
     on_progress: Callable[[Progress], None] | None = None,
     helpers: int | None = 0,
     page_size: int = PAGE_SIZE,
+    outputs: str | os.PathLike[str] | None = None,
 ) -> ArchiveResult:
     """Archive every finished job the server lists (filtered by `statuses` / `workflow_id`, at most `limit`).
 
@@ -285,7 +306,10 @@ def archive(
     number of helper processes for the CPU part (0, the default: none; None: one per core when it pays off,
     as the command line does). Helper processes start from a fork server, so a script that asks for them must
     be safe to import (`if __name__ == "__main__":`), as with any multiprocessing. `page_size` is the number
-    of jobs asked for per page of the list.
+    of jobs asked for per page of the list. With `outputs` (a folder; "" for `outputs/` inside `out_dir`),
+    each job's output files are downloaded by the same worker threads into that content-addressed store and
+    recorded as the recipe's `artifacts`; recipes on disk without artifacts are fetched again for them, and
+    files already in the store are not downloaded again.
     """
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise InputError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, not {concurrency}")
@@ -295,8 +319,13 @@ def archive(
     if folder.exists() and not folder.is_dir():
         raise InputError(f"-o {folder}: exists and is not a folder")
 
+    store = None
+    if outputs is not None:
+        from replay.artifacts import OUTPUTS_DIR, open_store  # noqa: PLC0415 - Pillow only with --outputs
+
+        store = open_store(os.fspath(outputs) or folder / OUTPUTS_DIR)
     plan = _plan(client, folder, statuses=statuses, workflow_id=workflow_id, limit=limit, refresh=refresh,
-                 page_size=page_size)
+                 page_size=page_size, outputs=store is not None)
     result = ArchiveResult(listed=plan.listed, unchanged=list(plan.on_disk), skipped=list(plan.not_finished),
                            failed=list(plan.bad_ids))
     if plan.todo:
@@ -307,7 +336,8 @@ def archive(
     with _ctrl_c_sets(stop):
         pool = _helpers_for(len(plan.todo), helpers)
         try:
-            interrupted = _run(client, folder, plan.todo, api_key, pool, concurrency, stop, result, on_progress)
+            interrupted = _run(client, folder, plan.todo, api_key, pool, concurrency, stop, result, on_progress,
+                               store)
         finally:
             if pool is not None:
                 pool.close()
@@ -319,9 +349,9 @@ def archive(
 
 def _run(client: Client, folder: Path, job_ids: list[str], api_key: str | None, pool: _Helpers | None,
          concurrency: int, stop: threading.Event, result: ArchiveResult,
-         on_progress: Callable[[Progress], None] | None) -> bool:
+         on_progress: Callable[[Progress], None] | None, store: OutputStore | None = None) -> bool:
     """Fetch and archive `job_ids`, counting each into `result`; return True when `stop` cut the run short."""
-    run = _Run(client, folder, job_ids, api_key, pool)
+    run = _Run(client, folder, job_ids, api_key, pool, store)
     progress = Progress(total=len(job_ids))
     for i in range(min(concurrency, len(job_ids))):
         threading.Thread(target=run.worker, name=f"archive-{i}", daemon=True).start()

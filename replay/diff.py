@@ -12,12 +12,15 @@ import difflib
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from replay.errors import InputError
-from replay.jobs import Job, count_output_files
+from replay.jobs import Job, cached_nodes, count_output_files
 from replay.workflow import is_link, natural_key
+
+if TYPE_CHECKING:
+    from replay.outputs import OutputPair, OutputStore, Thresholds
 
 COMPARED_PROMPT = "prompt"
 COMPARED_UI = "ui"
@@ -179,16 +182,21 @@ class JobDiff:
     outputs: OutputsDiff | None = None
     status: tuple[str | None, str | None] | None = None
     error: tuple[ErrorInfo | None, ErrorInfo | None] | None = None
+    pairs: tuple[OutputPair, ...] | None = None
+    """Outputs compared by content (SPEC §7) when both sides have artifacts; None otherwise."""
+    cached: tuple[list[str] | None, list[str] | None] | None = None
+    """The nodes each side took from ComfyUI's cache (None for a side that does not say); None for non-runs."""
 
     @property
     def identical(self) -> bool:
-        """True when nothing but timing, ids or ignored layout differs."""
+        """True when nothing but timing, ids or ignored layout differs (and outputs agree within tolerance)."""
         nodes, subgraphs = self.nodes, self.subgraphs
         return not (
             nodes.added or nodes.removed or nodes.changed or self.titles or self.graph
             or subgraphs.added or subgraphs.removed or subgraphs.changed
             or (self.outputs is not None and self.outputs.nodes)
             or self.status is not None or self.error is not None
+            or (self.pairs is not None and not all(pair.within_tolerance for pair in self.pairs))
         )
 
 
@@ -698,6 +706,12 @@ def _diff_outputs(a: Job, b: Job, tolerance: float | None) -> OutputsDiff:
     return OutputsDiff(count_output_files(a.outputs), count_output_files(b.outputs), tuple(nodes))
 
 
+def _texts_only(outputs: OutputsDiff) -> OutputsDiff:
+    """The output differences left once files are compared by content: text and other values, not file names."""
+    nodes = tuple(replace(node, added=(), removed=(), changed=()) for node in outputs.nodes if node.values)
+    return replace(outputs, nodes=nodes)
+
+
 # ---------------------------------------------------------------------------------------------- entry point
 
 
@@ -749,13 +763,17 @@ def diff_jobs(
     ignore: Sequence[str] = (),
     include_layout: bool = False,
     ui: bool = False,
+    thresholds: Thresholds | None = None,
+    stores: Sequence[OutputStore | None] = (None, None),
 ) -> JobDiff:
     """Compare two jobs node by node and return what differs (workflow, outputs, status, error).
 
     The API prompts are compared when both sides have one; the UI graphs when a side has only a UI graph, or
     with `ui=True` (or `include_layout=True` when both sides have one). `tolerance` makes numbers within it equal; `ignore` holds deepdiff glob paths rooted at the
     node map (`root[**]['seed']`); UI layout is ignored unless `include_layout`. Outputs, status and error are
-    compared when both sides are runs (have a status). Raises InputError when the two cannot be compared.
+    compared when both sides are runs (have a status). When both have `artifacts`, output files are compared
+    by content (`pairs`, judged with `thresholds`, pixel metrics for files found in `stores`) and file names
+    no longer count. Raises InputError when the two cannot be compared.
     """
     if tolerance is not None and (not _is_number(tolerance) or not tolerance >= 0):
         raise InputError(f"--tolerance must be a number >= 0, not {tolerance!r}")
@@ -769,15 +787,22 @@ def diff_jobs(
     else:
         assert a.ui_workflow is not None and b.ui_workflow is not None
         nodes, titles, graph, subgraphs = _diff_ui(a.ui_workflow, b.ui_workflow, tolerance, ignore, include_layout)
-    outputs = status = error = None
+    outputs = status = error = pairs = cached = None
     if a.status is not None and b.status is not None:
         outputs = _diff_outputs(a, b, tolerance)
         status = (a.status, b.status) if a.status != b.status else None
         errors = (_error_info(a), _error_info(b))
         error = errors if errors[0] != errors[1] else None
+        cached = (cached_nodes(a), cached_nodes(b))
+        if a.artifacts is not None and b.artifacts is not None:
+            from replay.artifacts import compare_job_outputs  # noqa: PLC0415 - Pillow only when there are artifacts
+
+            found = compare_job_outputs(a, b, stores=stores, thresholds=thresholds)
+            pairs = tuple(found) if found is not None else None
+            outputs = _texts_only(outputs)
     return JobDiff(
         compared=compared, a=_side(a), b=_side(b), nodes=nodes, titles=titles, graph=graph,
-        subgraphs=subgraphs, outputs=outputs, status=status, error=error,
+        subgraphs=subgraphs, outputs=outputs, status=status, error=error, pairs=pairs, cached=cached,
     )
 
 

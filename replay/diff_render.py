@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from replay.diff import (
     COMPARED_UI,
@@ -18,6 +18,9 @@ from replay.diff import (
     TitleChange,
     is_link,
 )
+
+if TYPE_CHECKING:
+    from replay.outputs import OutputPair
 
 UI_MODES = {0: "always", 1: "on event", 2: "never (muted)", 3: "on trigger", 4: "bypass"}
 
@@ -95,6 +98,8 @@ def to_json(d: JobDiff) -> dict[str, Any]:
     if d.outputs is not None:
         outputs = {"count": {"a": d.outputs.count_a, "b": d.outputs.count_b},
                    "nodes": [_output_node_json(n) for n in d.outputs.nodes]}
+        if d.pairs is not None:  # compared by content (SPEC §4 "Output comparisons")
+            outputs["pairs"] = [pair.to_json() for pair in d.pairs]
     return {
         "identical": d.identical,
         "compared": d.compared,
@@ -116,6 +121,7 @@ def to_json(d: JobDiff) -> dict[str, Any]:
         "error": None if d.error is None else {"a": _error_json(d.error[0]), "b": _error_json(d.error[1])},
         "timing": {"a": _duration(d.a), "b": _duration(d.b)},
         "sides": {"a": _side_json(d.a), "b": _side_json(d.b)},
+        "cached": None if d.cached is None else {"a": d.cached[0], "b": d.cached[1]},
     }
 
 
@@ -253,9 +259,97 @@ def render_text(d: JobDiff, color: bool = False, *, labels: tuple[str, str] | No
         lines.append(paint(f"outputs: {counts}", "1"))
         for out in d.outputs.nodes:
             lines += _output_lines(out, paint)
+    lines += _pair_lines(d.pairs, paint)
+    lines += _cached_lines(d.cached)
     if d.identical:
         lines.append(f"identical {d.compared}" + (" and results" if d.outputs is not None else ""))
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- outputs by content
+
+_RESULT_COLOURS = {"identical": "32", "same-pixels": "32", "different": "31", "incomparable": "33", "missing": "33"}
+
+
+def _artifact_name(artifact: dict[str, Any] | None) -> str:
+    if artifact is None:
+        return "(none)"
+    folder = artifact.get("subfolder") or ""
+    name = f"{folder}/{artifact.get('filename')}" if folder else str(artifact.get("filename"))
+    return name + (" (missing on the server)" if artifact.get("missing") else "")
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    if isinstance(value, float):
+        if value == float("inf"):
+            return "inf"
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".") if value == value else "nan"
+    return str(value)
+
+
+def pair_details(pair: OutputPair) -> str:
+    """What a compared output's result rests on: the numbers for `different`, the reason for the others."""
+    metrics = pair.metrics
+    if metrics:
+        ratio = metrics.get("changed_ratio")
+        percent = f" ({_number(ratio * 100, 4)}%)" if isinstance(ratio, (int, float)) else ""
+        changed = metrics.get("changed_pixels")
+        parts = [f"{changed} pixel{'' if changed == 1 else 's'} changed{percent}",
+                 f"max diff {_number(metrics.get('max_diff'))}", f"mean diff {_number(metrics.get('mean_diff'), 4)}",
+                 f"PSNR {_number(metrics.get('psnr'))} dB"]
+        text = ", ".join(parts)
+        return text + ("; within tolerance" if pair.result == "different" and pair.within_tolerance else "")
+    if pair.why:
+        return pair.why
+    if pair.result == "same-pixels":
+        return "bytes differ, decoded pixels are equal"
+    if pair.result == "different" and pair.within_tolerance:
+        return "within tolerance"
+    return ""
+
+
+def _pair_label(pair: OutputPair) -> str:
+    return f"{pair.node} {pair.key}[{pair.index}]"
+
+
+def _pair_lines(pairs: tuple[OutputPair, ...] | None, paint: _Paint) -> list[str]:
+    """Outputs by content: one line when every file is the same, else one line per pair."""
+    if pairs is None:
+        return []
+    if not pairs:
+        return ["outputs by content: no output files on either side"]
+    same = [p for p in pairs if p.result in ("identical", "same-pixels")]
+    if len(same) == len(pairs):
+        kinds = sorted({p.result for p in pairs})
+        return [paint(f"outputs by content: {_plural(len(pairs), 'file')}, all {' or '.join(kinds)}"
+                      " (file names aside)", "32")]
+    tolerated = sum(1 for p in pairs if p.within_tolerance) - len(same)
+    more = f", {tolerated} more within tolerance" if tolerated else ""
+    lines = [paint(f"outputs by content: {len(same)} of {_plural(len(pairs), 'file')} the same{more}", "1")]
+    for pair in pairs:
+        names = f"{_artifact_name(pair.a)} -> {_artifact_name(pair.b)}"
+        details = pair_details(pair)
+        result = paint(pair.result, _RESULT_COLOURS.get(pair.result, "0"))
+        lines.append(f"  {_pair_label(pair)}: {result}" + (f": {details}" if details else "") + f"  [{names}]")
+    return lines
+
+
+def describe_side_cache(cached: list[str] | None) -> str | None:
+    """`none`, or the node ids a run took from ComfyUI's cache; None when the job does not say (Comfy Cloud)."""
+    if cached is None:
+        return None
+    if not cached:
+        return "none"
+    return ("node " if len(cached) == 1 else "nodes ") + ", ".join(cached)
+
+
+def _cached_lines(cached: tuple[list[str] | None, list[str] | None] | None) -> list[str]:
+    """Which nodes came from ComfyUI's cache, when a side reports any (a cached node was not run again)."""
+    if cached is None or not (cached[0] or cached[1]):
+        return []
+    words = [f"{letter} {describe_side_cache(side)}" for letter, side in zip("ab", cached, strict=True)
+             if side is not None]
+    return ["from cache: " + "; ".join(words) + " (taken from ComfyUI's cache, not run again)"]
 
 
 # ---------------------------------------------------------------------------------------------- Markdown
@@ -292,8 +386,14 @@ def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str
         dur = [f"{s.duration:.3f} s" if s.duration is not None else "" for s in (d.a, d.b)]
         out.append(f"| duration | {dur[0]} | {dur[1]} |")
     out.append("")
+    if d.cached is not None and (d.cached[0] or d.cached[1]):
+        shown = [_cell(describe_side_cache(c) or "(not reported)") for c in d.cached]
+        out.insert(-1, f"| from cache | {shown[0]} | {shown[1]} |")
     if d.identical:
         out.append(f"No differences in the {d.compared}" + (" or results." if d.outputs is not None else "."))
+        if d.pairs:
+            out.append("")
+            out += _md_pairs(d.pairs)
         return "\n".join(out) + "\n"
 
     rows: list[str] = []
@@ -349,8 +449,26 @@ def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str
             for change in o.values:
                 out.append(line + f"`{_cell(change.name)}` | {_code(change.a)} | {_code(change.b)} |")
         out.append("")
+    if d.pairs is not None:
+        out += _md_pairs(d.pairs)
     out += details
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-__all__ = ["format_value", "render_markdown", "render_text", "to_json"]
+def _md_pairs(pairs: tuple[OutputPair, ...]) -> list[str]:
+    """The outputs compared by content as a Markdown table."""
+    same = sum(1 for p in pairs if p.result in ("identical", "same-pixels"))
+    tolerated = sum(1 for p in pairs if p.within_tolerance) - same
+    more = f", {tolerated} more within tolerance" if tolerated else ""
+    out = [f"**outputs by content**: {same} of {len(pairs)} the same{more}", ""]
+    if not pairs:
+        return out
+    out += ["| output | result | a | b | details |", "| --- | --- | --- | --- | --- |"]
+    for pair in pairs:
+        out.append(f"| {_cell(_pair_label(pair))} | {pair.result} | `{_cell(_artifact_name(pair.a))}` | "
+                   f"`{_cell(_artifact_name(pair.b))}` | {_cell(pair_details(pair))} |")
+    out.append("")
+    return out
+
+
+__all__ = ["describe_side_cache", "format_value", "pair_details", "render_markdown", "render_text", "to_json"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from replay import canonical
+from replay.artifacts import recorded_artifacts
 from replay.errors import InputError, MalformedResponse, ReplayError
 from replay.jobs import Job
 from replay.recipe import build_recipe, dumps_recipe, export_job, write_recipe
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from replay.nodedefs import NodeDefs
 
 DEFAULT_DIR = "recipes"
+DOWNLOAD_THREADS = 8
 
 
 @dataclass
@@ -92,32 +95,47 @@ def fetch(
     api_key: str | None = None,
     defs: NodeDefs | None = None,
     stdin: BinaryIO | None = None,
+    outputs: str | None = None,
 ) -> FetchResult:
     """Fetch each job reference, validate it and write its recipe; `out` is a folder, a .yaml file or `-`.
 
     Bad input (a malformed file, a non-UUID id, an invalid job) raises before anything is written.
     A job that the server fails to deliver is recorded in `failed` and the others are still written.
     With node definitions (`defs`), a UI workflow without a prompt gets one converted from its graph.
+    With `outputs` (a folder; "" for `outputs/` beside the recipes), the files each job produced are
+    downloaded from the server into that content-addressed store and recorded as the recipe's `artifacts`;
+    a recipe fetched again without `outputs` keeps the artifacts it has.
     """
     if out != "-" and is_file_target(out) and len(refs) > 1:
         raise InputError(f"-o {out} names one recipe file, but {len(refs)} jobs were given; pass a folder instead")
+    downloads = _Downloads(outputs, out, client_factory) if outputs is not None else None
     result = FetchResult()
     prepared: list[tuple[str, Job, dict[str, Any]]] = []
-    for ref in refs:
-        try:
-            job = load_job(ref, client_factory, stdin=stdin)
-            check_job(job, ref)
-        except InputError:
-            raise
-        except ReplayError as exc:
-            result.failed.append({"job_id": ref, "error": str(exc)})
-            result.errors.append(exc)
-            continue
-        if defs is not None:
-            note = add_converted_prompt(job, defs, ref)
-            if note:
-                result.notes.append(note)
-        prepared.append((ref, job, build_recipe(job, server=job.source.get("server"), api_key=api_key)))
+    try:
+        for ref in refs:
+            try:
+                job = load_job(ref, client_factory, stdin=stdin)
+                check_job(job, ref)
+                target = None if out == "-" else Path(out) if is_file_target(out) else Path(out) / recipe_name(job, ref)
+                if job.artifacts is None and target is not None and target.exists():
+                    job.artifacts = recorded_artifacts(target, job.id)
+                if downloads is not None:
+                    downloads.run(job)
+            except InputError:
+                raise
+            except ReplayError as exc:
+                result.failed.append({"job_id": ref, "error": str(exc)})
+                result.errors.append(exc)
+                continue
+            if defs is not None:
+                note = add_converted_prompt(job, defs, ref)
+                if note:
+                    result.notes.append(note)
+            prepared.append((ref, job, build_recipe(job, server=job.source.get("server"), api_key=api_key)))
+    finally:
+        if downloads is not None:
+            downloads.close()
+            result.notes.extend(downloads.notes())
 
     if out == "-":
         result.stdout_text = "".join(
@@ -133,6 +151,39 @@ def fetch(
             text = json.dumps(export_job(recipe), indent=2, ensure_ascii=False) + "\n"
             canonical.write_if_changed(raw_path, text.encode("utf-8"))
     return result
+
+
+class _Downloads:
+    """`fetch --outputs`: one store, one client and one pool of download threads for every job of the run."""
+
+    def __init__(self, folder: str, out: str, client_factory: Callable[[], Client] | None) -> None:
+        from replay.artifacts import open_store, store_dir_beside  # noqa: PLC0415 - Pillow only with --outputs
+
+        if client_factory is None:
+            raise InputError("--outputs downloads from a server, but no server is configured")
+        self.folder = Path(folder) if folder else store_dir_beside(out)
+        self.store = open_store(self.folder)
+        self.client_factory = client_factory
+        self.pool = ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS, thread_name_prefix="fetch-outputs")
+        self.files = self.missing = 0
+
+    def run(self, job: Job) -> None:
+        """Download the finished job's output files and record them as its artifacts (`[]` when it made none)."""
+        from replay.artifacts import download_job_outputs  # noqa: PLC0415
+
+        if not job.is_terminal:
+            return  # a job still queued or running has no outputs yet
+        artifacts = download_job_outputs(job, self.client_factory(), self.store, executor=self.pool)
+        self.files += len(artifacts)
+        self.missing += sum(1 for a in artifacts if a.get("missing"))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def notes(self) -> list[str]:
+        """One line saying where the files went and how many the server no longer had."""
+        missing = f", {self.missing} missing on the server" if self.missing else ""
+        return [f"outputs: {self.files} file(s) recorded in {self.folder}{missing}"] if self.files else []
 
 
 __all__ = ["DEFAULT_DIR", "FetchResult", "fetch", "is_file_target", "recipe_name"]

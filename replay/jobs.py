@@ -131,6 +131,8 @@ class Job:
     detail: dict[str, Any] | None = None
     source: dict[str, Any] = field(default_factory=dict)
     repro: dict[str, Any] | None = None
+    artifacts: list[dict[str, Any]] | None = None
+    """What the outputs contained, by content (SPEC §7): a recipe's `artifacts`, or set by `fetch --outputs`."""
 
     @property
     def duration(self) -> float | None:
@@ -288,6 +290,20 @@ def count_output_files(outputs: dict[str, Any]) -> int:
     return count
 
 
+def cached_nodes(job: Job) -> list[str] | None:
+    """The ids of the nodes ComfyUI served from its cache in this run, from the `execution_cached` message of
+    `execution_status.messages`; None when the job does not say (Comfy Cloud, a job not finished, a prompt)."""
+    detail = job.detail if isinstance(job.detail, dict) else {}
+    status = detail.get("execution_status")
+    messages = status.get("messages") if isinstance(status, dict) else None
+    found: list[str] | None = None
+    for message in messages if isinstance(messages, list) else []:
+        if (isinstance(message, list) and len(message) == 2 and message[0] == "execution_cached"
+                and isinstance(message[1], dict) and isinstance(message[1].get("nodes"), list)):
+            found = (found or []) + [str(node) for node in message[1]["nodes"]]
+    return found
+
+
 def history_to_detail(job_id: str, entry: dict[str, Any]) -> dict[str, Any]:
     """Build the OSS job-detail shape from a `/history/{id}` entry (servers older than the jobs API).
 
@@ -399,6 +415,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "ExecutionError",
     "Job",
+    "cached_nodes",
     "check_job_id",
     "detect_kind",
     "history_to_detail",

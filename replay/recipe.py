@@ -17,7 +17,7 @@ from replay.errors import DocumentError, InputError, TargetExistsError
 from replay.jobs import KIND_RECIPE, Job, job_from_detail, rebuild_workflow
 
 RECIPE_VERSION = 1
-KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "repro")
+KEY_ORDER = ("recipe", "source", "job", "prompt", "extra_data", "ui_workflow", "artifacts", "repro")
 REDACTED = "<redacted>"
 SECRET_EXTRA_KEYS = ("api_key_comfy_org", "auth_token_comfy_org")
 MIN_SCRUBBED_KEY = 8
@@ -128,6 +128,8 @@ def build_recipe(job: Job, *, server: str | None = None, api_key: str | None = N
         recipe["extra_data"] = _redact_named(extra, ("extra_data",), redacted)
     if job.ui_workflow is not None and not workflow_kept:
         recipe["ui_workflow"] = job.ui_workflow
+    if job.artifacts is not None:
+        recipe["artifacts"] = [ordered_artifact(artifact) for artifact in job.artifacts]
     if job.repro is not None:
         recipe["repro"] = job.repro
     # A key shorter than 8 characters is no real credential, and scrubbing it would mangle ordinary text.
@@ -140,6 +142,15 @@ def build_recipe(job: Job, *, server: str | None = None, api_key: str | None = N
     if redacted:
         recipe["source"]["redacted"] = sorted(set(redacted))
     return recipe
+
+
+def ordered_artifact(artifact: dict[str, Any]) -> dict[str, Any]:
+    """An artifact with its keys in the order a recipe writes them (`replay.outputs.ARTIFACT_KEYS`, then the
+    rest sorted), so the same outputs always give the same bytes."""
+    from replay.outputs import ARTIFACT_KEYS  # noqa: PLC0415 - only recipes with artifacts need it
+
+    known = [key for key in ARTIFACT_KEYS if key in artifact]
+    return {key: artifact[key] for key in known + sorted(k for k in artifact if k not in ARTIFACT_KEYS)}
 
 
 def dumps_recipe(recipe: dict[str, Any]) -> str:
@@ -165,6 +176,9 @@ def check_outline(data: Any, *, file: str | None = None) -> None:
     for key in ("source", "job", "extra_data", "ui_workflow", "repro"):
         if key in data and not isinstance(data[key], dict):
             raise DocumentError(f"'{key}' must be a mapping", file=where)
+    artifacts = data.get("artifacts")
+    if "artifacts" in data and (not isinstance(artifacts, list) or not all(isinstance(a, dict) for a in artifacts)):
+        raise DocumentError("'artifacts' must be a list of mappings (one per output file)", file=where)
     prompt = data.get("prompt")
     if prompt is not None:
         if not isinstance(prompt, dict):
@@ -226,6 +240,8 @@ def job_from_recipe(recipe: dict[str, Any]) -> Job:
         job = _job_parts(recipe)
     job.source = dict(source)
     job.repro = recipe.get("repro")
+    artifacts = recipe.get("artifacts")
+    job.artifacts = [dict(a) for a in artifacts] if isinstance(artifacts, list) else None
     return job
 
 
@@ -285,5 +301,6 @@ __all__ = [
     "is_secret_name",
     "job_from_recipe",
     "loads_recipe",
+    "ordered_artifact",
     "write_recipe",
 ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from replay.errors import InputError, JobStateError
 from replay.fetching import DEFAULT_DIR, is_file_target
-from replay.jobs import ExecutionError, Job
+from replay.jobs import ExecutionError, Job, cached_nodes
 from replay.recipe import REDACTED, build_recipe, dumps_recipe, is_secret_name, write_recipe
 from replay.workflow import Graph, Override, apply_sets, is_link, natural_key, node_inputs, prune
 
@@ -354,6 +354,7 @@ class ReproRun:
             "status": self.new_job.status if self.new_job is not None else None,
             "verdict": self.verdict,
             "new_error": error_fields(new_error),
+            "cached_nodes": cached_nodes(self.new_job) if self.new_job is not None else None,
         }
 
 
@@ -442,6 +443,11 @@ def render_repro(run: ReproRun) -> str:
             rows.append(("after", f"failed at {describe_error(new.error)}"))
         else:
             rows.append(("after", str(new.status)))
+        cached = cached_nodes(new)
+        if cached is not None:
+            # A node served from ComfyUI's cache did not run again: the verdict says nothing about it.
+            rows.append(("cached", f"{', '.join(cached)} (taken from ComfyUI's cache, not run again)" if cached
+                         else "none (every node ran)"))
     width = max(len(key) for key, _ in rows)
     return "".join(f"{key.ljust(width)}  {value}\n" for key, value in rows)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from replay.jobs import Job
+from replay.jobs import Job, cached_nodes
 
 
 def _iso(seconds: float | None) -> str | None:
@@ -50,6 +50,7 @@ def summarize(job: Job) -> dict[str, Any]:
         "ui_nodes": len(job.ui_workflow.get("nodes", [])) if job.ui_workflow else None,
         "workflow_id": job.workflow_id,
         "outputs": _output_files(job.outputs),
+        "cached": cached_nodes(job),
         "error": None,
     }
     if job.error is not None:
@@ -62,6 +63,16 @@ def summarize(job: Job) -> dict[str, Any]:
             "last_frame": err.last_frame,
         }
     return summary
+
+
+def describe_cached(cached: list[str], total: int | None) -> str:
+    """Which nodes ComfyUI took from its cache, in words: `none (every node ran)`, `2 of 5 nodes: 1, 2`, or
+    `5 of 5 nodes: 1, 2, 3, 4, 5 (nothing was recomputed)`."""
+    if not cached:
+        return "none (every node ran)"
+    of = f" of {total}" if total is not None else ""
+    text = f"{len(cached)}{of} node{'s' if (total or len(cached)) != 1 else ''}: {', '.join(cached)}"
+    return text + (" (nothing was recomputed)" if total is not None and len(cached) >= total else "")
 
 
 def render_summary(summary: dict[str, Any]) -> str:
@@ -83,6 +94,9 @@ def render_summary(summary: dict[str, Any]) -> str:
     rows.append(("outputs", str(len(outputs)) if outputs else "none"))
     for item in outputs:
         rows.append(("", f"node {item['node']}: {item.get('file') or item.get('text', '')}"))
+    cached = summary.get("cached")
+    if cached is not None:
+        rows.append(("cached", describe_cached(cached, summary["nodes"])))
     err = summary["error"]
     if err:
         rows.append(("failed at", f"node {err['node_id']} ({err['node_type']})"))
@@ -93,4 +107,4 @@ def render_summary(summary: dict[str, Any]) -> str:
     return "".join(f"{k.ljust(width)}  {v}\n" for k, v in rows)
 
 
-__all__ = ["render_summary", "summarize"]
+__all__ = ["describe_cached", "render_summary", "summarize"]

@@ -344,7 +344,7 @@ def test_json_has_the_spec_keys_in_a_fixed_order_and_serialises():
     d = diff_jobs(*case_jobs("outputs_added_removed"))
     data = to_json(d)
     assert list(data) == ["identical", "compared", "nodes", "titles", "graph", "subgraphs", "outputs", "status",
-                          "error", "timing", "sides"]
+                          "error", "timing", "sides", "cached"]
     assert list(data["nodes"]) == ["added", "removed", "changed"]
     assert json.loads(json.dumps(data)) == data
 

@@ -69,11 +69,23 @@ def _diff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ignore", metavar="PATTERN", action="append", default=[],
                    help="deepdiff path to leave out, e.g. \"root[**]['seed']\" (repeatable)")
     p.add_argument("--exit-code", action="store_true", help="exit 1 when the two differ")
+    p.add_argument("--outputs", nargs="?", const="", default=None, metavar="DIR",
+                   help="compare output files by content, downloading (GET /api/view) what a side lacks into DIR "
+                        "(default: outputs/ beside a recipe, else ./outputs); write it after A and B")
+    p.add_argument("--pixel-threshold", type=int, default=None, metavar="T",
+                   help="a channel difference <= T (0-255) does not count as changed (default 0)")
+    p.add_argument("--max-diff-ratio", type=float, default=None, metavar="R",
+                   help="images with at most this fraction of changed pixels count as the same (default 0)")
+    p.add_argument("--min-psnr", type=float, default=None, metavar="DB",
+                   help="images whose PSNR is at least DB decibels count as the same")
 
 
 @command("diff", "compare two jobs, recipes or workflows node by node",
          "Compare two jobs node by node: nodes added, removed and changed (each changed input's old and new value,\n"
          "links as node[slot]), titles, outputs, status and error. UI layout is ignored unless --include-layout.\n"
+         "When both sides have artifacts (fetch --outputs), output files are compared by content, not name:\n"
+         "identical, same-pixels, different (with pixel metrics), incomparable or missing; --outputs downloads\n"
+         "what a side lacks. Nodes a run took from ComfyUI's cache are named.\n"
          "Example: comfy-replay diff recipes/examples/success_a.job.json recipes/examples/fail_runtime_zerodiv.job.json")
 @arguments(_diff_args)
 def cmd_diff(ctx: Context) -> int:
@@ -83,8 +95,16 @@ def cmd_diff(ctx: Context) -> int:
     a = ctx.args
     if a.a == "-" and a.b == "-":
         raise UsageError("only one of A and B can be - (standard input)")
-    result = diff_jobs(ctx.load_job(a.a), ctx.load_job(a.b), tolerance=a.tolerance, ignore=a.ignore,
-                       include_layout=a.include_layout, ui=a.ui)
+    jobs = ctx.load_job(a.a), ctx.load_job(a.b)
+    thresholds = stores = None
+    if any(job.artifacts is not None for job in jobs) or a.outputs is not None:
+        from replay.artifacts import make_thresholds, side_store  # noqa: PLC0415 - Pillow only for outputs
+
+        thresholds = make_thresholds(a.pixel_threshold, a.max_diff_ratio, a.min_psnr)
+        stores = [side_store(job, ref, outputs=a.outputs, client_factory=ctx.client)
+                  for job, ref in zip(jobs, (a.a, a.b), strict=True)]
+    result = diff_jobs(*jobs, tolerance=a.tolerance, ignore=a.ignore, include_layout=a.include_layout, ui=a.ui,
+                       thresholds=thresholds, stores=stores or (None, None))
     fmt = "json" if ctx.as_json else a.format or "text"
     if fmt == "json":
         ctx.emit_json(to_json(result))

@@ -27,11 +27,20 @@ def _fetch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite a recipe of another job at the target path")
     p.add_argument("--object-info", metavar="FILE",
                    help="node definitions (/object_info JSON, plain or .gz): UI-only files get a converted prompt")
+    _outputs_option(p)
+
+
+def _outputs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--outputs", nargs="?", const="", default=None, metavar="DIR",
+                   help="also download the files each job produced (GET /api/view) into a content-addressed folder "
+                        "(default outputs/ beside the recipes) and record them as the recipe's artifacts; "
+                        "write it after the jobs, or as --outputs=DIR")
 
 
 @command("fetch", "get jobs, validate them and write their recipes",
          "Get each job (by id from the server, or from a file), validate it and write its recipe.\n"
-         "Example: comfy-replay fetch 3c04dcaf-283e-4da6-9ed7-02a8b6d99560 -o recipes/")
+         "--outputs also downloads the files the job produced and records them by content (artifacts).\n"
+         "Example: comfy-replay fetch 3c04dcaf-283e-4da6-9ed7-02a8b6d99560 -o recipes/ --outputs")
 @arguments(_fetch_args)
 def cmd_fetch(ctx: Context) -> int:
     from replay.fetching import fetch  # noqa: PLC0415
@@ -39,7 +48,7 @@ def cmd_fetch(ctx: Context) -> int:
     a = ctx.args
     defs = ctx.node_definitions(a.object_info, required=False)
     result = fetch(a.jobs, out=a.output, raw=a.raw, force=a.force, client_factory=ctx.client,
-                   api_key=ctx.api_key, defs=defs, stdin=ctx.stdin)
+                   api_key=ctx.api_key, defs=defs, stdin=ctx.stdin, outputs=a.outputs)
     for note in result.notes:
         ctx.info(f"note: {note}")
     if a.output == "-":
@@ -68,12 +77,14 @@ def _archive_args(p: argparse.ArgumentParser) -> None:
                    help="job details fetched at once over one connection pool (default 8, at most 64)")
     p.add_argument("--refresh", action="store_true",
                    help="fetch jobs already on disk again; rewrite a recipe only when its bytes change")
+    _outputs_option(p)
 
 
 @command("archive", "write a recipe for every finished job on the server",
          "List the server's jobs (every page of /api/jobs, or /history on older servers), fetch the finished\n"
          "ones concurrently and write DIR/<job_id>.yaml for each. Recipes already on disk are not fetched\n"
          "again (unless --refresh); nothing is ever deleted; Ctrl-C stops at once and a second run resumes.\n"
+         "--outputs also downloads every job's output files (each content stored once) and records them.\n"
          "Exit 3 when any job could not be archived (each is listed with its reason).\n"
          "Example: comfy-replay archive -o recipes/ --status completed,failed")
 @arguments(_archive_args)
@@ -86,7 +97,8 @@ def cmd_archive(ctx: Context) -> int:
     try:
         result = archive(ctx.client(pool_size=max(a.concurrency, 1)), a.output, statuses=statuses,
                          workflow_id=a.workflow_id, limit=a.limit, concurrency=a.concurrency, refresh=a.refresh,
-                         api_key=ctx.api_key, on_progress=bar.show if bar else None, helpers=None)
+                         api_key=ctx.api_key, on_progress=bar.show if bar else None, helpers=None,
+                         outputs=a.outputs)
     except ArchiveInterrupted as stop:
         result = stop.result
     if bar:
@@ -110,8 +122,9 @@ def _show_args(p: argparse.ArgumentParser) -> None:
 
 
 @command("show", "a short human summary of a job",
-         "Print a job's id, status, times, node count and outputs, and for a failure the failing node,\n"
-         "its class, the exception and the last traceback frame.\n"
+         "Print a job's id, status, times, node count and outputs, which nodes ComfyUI took from its cache\n"
+         "(when the server reports it), and for a failure the failing node, its class, the exception and the\n"
+         "last traceback frame.\n"
          "Example: comfy-replay show recipes/fail_runtime_zerodiv.job.json")
 @arguments(_show_args)
 def cmd_show(ctx: Context) -> int:
