@@ -25,7 +25,7 @@ test: lint browser
 # The HTML report tests open reports in Debian's headless Chromium; install it when missing (as root).
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-		{ apt-get update && apt-get install -y chromium chromium-driver; }
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
