@@ -282,29 +282,45 @@ def _same_bytes(path_a: Path, path_b: Path) -> bool:
                 return True
 
 
+def first_frame(path: Path) -> Image.Image:
+    """The first frame of an image file in the canonical form (8-bit RGB, or RGBA with transparency), decoded
+    within the pixel limits; raises DecodeError when it cannot be."""
+    with _open(path) as image:
+        try:
+            frame = next(_frames(image))
+        except StopIteration as exc:
+            raise DecodeError("no frame to decode") from exc
+        return frame.copy() if frame is image else frame  # closing the file must not take the pixels along
+
+
+def mark_changes(frame_a: Image.Image, frame_b: Image.Image, *, max_side: int = 512, threshold: int = 0) -> Image.Image:
+    """Pixels whose channel difference is over `threshold` painted red over a faded grey copy of A, scaled to fit
+    `max_side`; the two frames have one size. The changes are found at full size, so one pixel still shows."""
+    if frame_a.mode != frame_b.mode:
+        frame_a, frame_b = frame_a.convert("RGBA"), frame_b.convert("RGBA")
+    changed = _changed_mask(ImageChops.difference(frame_a, frame_b), threshold)
+    scale = min(1.0, max_side / max(frame_a.size))
+    size = (max(1, round(frame_a.width * scale)), max(1, round(frame_a.height * scale)))
+    small = frame_a if size == frame_a.size else frame_a.resize(size, Image.Resampling.BOX)
+    base = Image.blend(small.convert("L").convert("RGB"), Image.new("RGB", size, "white"), 0.6)
+    if size != frame_a.size:
+        # BOX averages: any changed pixel in a box leaves a non-zero mean, so small changes stay visible.
+        changed = changed.resize(size, Image.Resampling.BOX).point(lambda value: 255 if value else 0)
+    base.paste(Image.new("RGB", size, (220, 20, 60)), mask=changed)
+    return base
+
+
 def difference_image(path_a: Path, path_b: Path, *, max_side: int = 512) -> Image.Image | None:
     """Changed pixels of the first frames painted red over a faded grey copy of A, scaled to fit `max_side`;
     None when the two cannot be compared (undecodable, or of different sizes)."""
     try:
-        with _open(path_a) as image_a, _open(path_b) as image_b:
-            if image_a.size != image_b.size:
-                return None
-            frame_a = next(_frames(image_a))
-            frame_b = next(_frames(image_b))
-    except (DecodeError, StopIteration):
+        frame_a = first_frame(path_a)
+        frame_b = first_frame(path_b)
+    except DecodeError:
         return None
-    if frame_a.mode != frame_b.mode:
-        frame_a, frame_b = frame_a.convert("RGBA"), frame_b.convert("RGBA")
-    changed = _changed_mask(ImageChops.difference(frame_a, frame_b), 0)
-    base = Image.blend(frame_a.convert("L").convert("RGB"), Image.new("RGB", frame_a.size, "white"), 0.6)
-    scale = min(1.0, max_side / max(frame_a.size))
-    if scale < 1.0:
-        size = (max(1, round(frame_a.width * scale)), max(1, round(frame_a.height * scale)))
-        base = base.resize(size, Image.Resampling.BOX)
-        # BOX averages: any changed pixel in a box leaves a non-zero mean, so small changes stay visible.
-        changed = changed.resize(size, Image.Resampling.BOX).point(lambda value: 255 if value else 0)
-    base.paste(Image.new("RGB", base.size, (220, 20, 60)), mask=changed)
-    return base
+    if frame_a.size != frame_b.size:
+        return None
+    return mark_changes(frame_a, frame_b, max_side=max_side)
 
 
 __all__ = [
@@ -316,5 +332,7 @@ __all__ = [
     "Thresholds",
     "compare_images",
     "difference_image",
+    "first_frame",
     "inspect_image",
+    "mark_changes",
 ]

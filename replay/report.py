@@ -24,14 +24,16 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from replay.diff import MISSING, JobDiff, natural_key
 from replay.diff_render import format_value
-from replay.jobs import Job
+from replay.jobs import Job, cached_nodes
 
 if TYPE_CHECKING:
     from PIL import Image
+
+    from replay.outputs import OutputStore
 
 MiB = 1024 * 1024
 
@@ -44,13 +46,6 @@ class ReportLimits:
     image_side: int = 512
     media_bytes: int = 4 * MiB
     text_chars: int = 20_000
-    max_pixels: int = 64 * MiB  # a larger image (or a declared bomb) is not decoded for the page
-
-
-class Store(Protocol):
-    """Where an artifact's file is: `replay.outputs.OutputStore` or anything with the same `path_for`."""
-
-    def path_for(self, artifact: Mapping[str, Any]) -> Path | None: ...
 
 
 _TEXT_RESERVE = 64 * 1024  # room kept for the template, the footer and rounding
@@ -149,23 +144,6 @@ def _template(title: str, lead: str, body: str, footer: str) -> str:
 # ---------------------------------------------------------------------------------------------- images
 
 
-def _open_image(path: Path, limits: ReportLimits) -> Image.Image:
-    """The first frame of an image file as RGB or RGBA, refusing sizes over the pixel limit before decoding."""
-    from PIL import Image  # noqa: PLC0415
-
-    image: Image.Image = Image.open(path)
-    if image.width * image.height > limits.max_pixels:
-        raise ValueError(f"{image.width}x{image.height} is over the report's pixel limit")
-    image.seek(0)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        image = image.point(lambda v: v * (1 / 256)).convert("L")  # 16-bit grey: keep the top 8 bits
-    if image.mode not in ("RGB", "RGBA"):
-        has_alpha = "A" in image.mode or "transparency" in image.info
-        image = image.convert("RGBA" if has_alpha else "RGB")
-    image.load()
-    return image
-
-
 def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
     width, height = size
     scale = min(1.0, side / max(width, height, 1))
@@ -179,37 +157,6 @@ def _scaled(image: Image.Image, side: int) -> Image.Image:
     if target == image.size:
         return image
     return image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
-
-
-def _changed_mask(a: Image.Image, b: Image.Image, threshold: int, size: tuple[int, int]) -> Image.Image:
-    """Pixels whose largest channel difference is over `threshold`, at full size, then shrunk to `size`
-    so that a single changed pixel still shows (each shrink step keeps any non-zero box)."""
-    from PIL import Image, ImageChops  # noqa: PLC0415
-
-    mode = "RGBA" if "A" in a.mode or "A" in b.mode else "RGB"
-    delta = ImageChops.difference(a.convert(mode), b.convert(mode))
-    channels = delta.split()
-    biggest = channels[0]
-    for channel in channels[1:]:
-        biggest = ImageChops.lighter(biggest, channel)
-    mask = biggest.point(lambda v: 255 if v > threshold else 0)
-    while mask.size != size:
-        step = (max(size[0], math.ceil(mask.width / 8)), max(size[1], math.ceil(mask.height / 8)))
-        mask = mask.resize(step, Image.Resampling.BOX).point(lambda v: 255 if v else 0)
-    return mask
-
-
-def _difference(a: Image.Image, b: Image.Image, small_a: Image.Image, threshold: int) -> tuple[Image.Image, int]:
-    """Changed pixels in red over a faded copy of a (`small_a`, a scaled for the page); also how many pixels
-    of the page image are marked."""
-    from PIL import Image  # noqa: PLC0415
-
-    small = small_a.convert("RGB")
-    mask = _changed_mask(a, b, threshold, small.size)
-    faded = Image.blend(small, Image.new("RGB", small.size, (255, 255, 255)), 0.7)
-    faded.paste((220, 0, 0), mask=mask)
-    marked = mask.histogram()[255]
-    return faded, marked
 
 
 def _encode(image: Image.Image, budget: int) -> tuple[str, tuple[int, int]] | None:
@@ -248,37 +195,36 @@ def _img_tag(uri: str, size: tuple[int, int], alt: str, full: tuple[int, int]) -
 
 def _render_visual(visual: _Visual, budget: int, limits: ReportLimits) -> dict[str, str]:
     """Decode a pair once, make its page images (a, b, difference) and return the HTML for each token."""
+    from replay.images import DecodeError, first_frame, mark_changes  # noqa: PLC0415 - Pillow only for images
+
     out: dict[str, str] = {}
-    images: dict[str, Image.Image] = {}
+    frames: dict[str, Image.Image] = {}
     for side, path in (("a", visual.path_a), ("b", visual.path_b)):
         if side not in visual.tokens:
             continue
         if path is None:
-            out[visual.tokens[side]] = '<p class="note">file not stored: run with --outputs to download it</p>'
+            out[visual.tokens[side]] = '<p class="note">file not stored: diff --outputs downloads it</p>'
             continue
         try:
-            images[side] = _open_image(path, limits)
-        except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file becomes a note, never a crash
-            out[visual.tokens[side]] = f'<p class="note">not shown: {_e(type(exc).__name__)}: {_e(exc)}</p>'
-    shown: dict[str, Image.Image] = {k: _scaled(v, limits.image_side) for k, v in images.items()}
-    marked = -1
+            frames[side] = first_frame(path)
+        except DecodeError as exc:  # a corrupt or foreign file becomes a note, never a crash
+            out[visual.tokens[side]] = f'<p class="note">not shown: {_e(exc)}</p>'
+    shown = {side: _scaled(frame, limits.image_side) for side, frame in frames.items()}
     if "diff" in visual.tokens:
-        a, b = images.get("a"), images.get("b")
+        a, b = frames.get("a"), frames.get("b")
         if a is not None and b is not None and a.size == b.size:
-            shown["diff"], marked = _difference(a, b, shown["a"], visual.pixel_threshold)
+            shown["diff"] = mark_changes(a, b, max_side=limits.image_side, threshold=visual.pixel_threshold)
         else:
             why = "sizes differ" if a is not None and b is not None else "needs both images"
             out[visual.tokens["diff"]] = f'<p class="note">no difference image: {why}</p>'
     for key, image in shown.items():
-        full = images[key].size if key in images else images["a"].size
+        full = frames[key].size if key in frames else frames["a"].size
         encoded = _encode(image, budget)
         if encoded is None:
             out[visual.tokens[key]] = '<p class="note">not shown: the report is at its size limit</p>'
             continue
         uri, size = encoded
         out[visual.tokens[key]] = _img_tag(uri, size, f"{key} image", full)
-        if key == "diff" and marked == 0:
-            out[visual.tokens[key]] += '<p class="note">no changed pixels</p>'
     return out
 
 
@@ -330,21 +276,6 @@ def _iso(seconds: float | None) -> str:
         return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
     except (OverflowError, OSError, ValueError):
         return ""
-
-
-def cached_nodes(job: Job) -> list[str] | None:
-    """Node ids ComfyUI served from its cache (`execution_cached` messages), or None when the job does not
-    say (Cloud jobs and bare prompts carry no execution messages)."""
-    status = (job.detail or {}).get("execution_status")
-    messages = status.get("messages") if isinstance(status, dict) else None
-    if not isinstance(messages, list):
-        return None
-    found: list[str] = []
-    for message in messages:
-        if isinstance(message, list) and len(message) == 2 and message[0] == "execution_cached":
-            nodes = message[1].get("nodes") if isinstance(message[1], dict) else None
-            found += [str(n) for n in nodes or [] if str(n) not in found]
-    return sorted(found, key=natural_key)
 
 
 def _jobs_table(a: Job, b: Job, labels: tuple[str, str] | None) -> str:
@@ -448,11 +379,11 @@ def _pair_json(pair: Any) -> dict[str, Any]:
     return to_json()
 
 
-def _locate(artifact: Mapping[str, Any] | None, stores: Sequence[Store]) -> Path | None:
+def _locate(artifact: Mapping[str, Any] | None, stores: Sequence[OutputStore | None]) -> Path | None:
     if not artifact or artifact.get("missing"):
         return None
     for store in stores:
-        path = store.path_for(artifact)
+        path = store.path_for(artifact) if store is not None else None
         if path is not None and path.is_file():
             return path
     return None
@@ -513,7 +444,7 @@ def _link(artifact: Mapping[str, Any] | None, path: Path | None) -> str:
             f"sha256 <code>{_e(digest)}</code>, {_e(artifact.get('size', '?'))} bytes</p>")
 
 
-def _pair_section(page: _Page, pair: Mapping[str, Any], stores: Sequence[Store], pixel_threshold: int,
+def _pair_section(page: _Page, pair: Mapping[str, Any], stores: Sequence[OutputStore | None], pixel_threshold: int,
                   heading: str = "h3") -> None:
     a, b = pair.get("a"), pair.get("b")
     result = str(pair.get("result", ""))
@@ -612,16 +543,16 @@ def render_diff_report(
     a: Job,
     b: Job,
     *,
-    pairs: Sequence[Any] = (),
-    stores: Sequence[Store] = (),
+    pairs: Sequence[Any] | None = None,
+    stores: Sequence[OutputStore | None] = (),
     labels: tuple[str, str] | None = None,
     pixel_threshold: int = 0,
     limits: ReportLimits = ReportLimits(),
 ) -> str:
     """Return the HTML report of `diff` between jobs `a` and `b` (SPEC §11).
 
-    `pairs` are the output comparisons (`OutputPair`s or their JSON dicts); their files are looked up in
-    `stores` (content-addressed, by sha256). `pixel_threshold` is the channel difference the difference image
+    `pairs` are the output comparisons (`OutputPair`s or their JSON dicts; default: the diff's own `pairs`);
+    their files are looked up in `stores` (content-addressed, by sha256), e.g. the diff's two sides' stores. `pixel_threshold` is the channel difference the difference image
     ignores, as in the comparison. The result is one self-contained page of at most `limits.max_bytes` bytes.
     """
     page = _Page(limits)
@@ -636,7 +567,7 @@ def render_diff_report(
                  _table(["node", "class", "change", "a", "b"], rows, "nodes"))
     else:
         page.add(f"<p>No differences in the {_e(diff.compared)}.</p>")
-    pair_dicts = [_pair_json(p) for p in pairs]
+    pair_dicts = [_pair_json(p) for p in (diff.pairs or () if pairs is None else pairs)]
     if pair_dicts:
         counts: dict[str, int] = {}
         for pair in pair_dicts:
@@ -660,7 +591,7 @@ def render_diff_report(
 def render_verify_report(
     results: Sequence[Any],
     *,
-    stores: Sequence[Store] = (),
+    stores: Sequence[OutputStore | None] = (),
     pixel_threshold: int = 0,
     limits: ReportLimits = ReportLimits(),
 ) -> str:
@@ -703,4 +634,4 @@ def render_verify_report(
     return page.finish("comfy-replay verify", lead, _footer(limits))
 
 
-__all__ = ["ReportLimits", "Store", "cached_nodes", "render_diff_report", "render_verify_report"]
+__all__ = ["ReportLimits", "render_diff_report", "render_verify_report"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,35 +13,27 @@ from PIL import Image
 
 from replay.diff import diff_jobs
 from replay.jobs import Job, job_from_document
+from replay.outputs import OutputStore
 from replay.report import render_diff_report
 
 HOSTILE = '<script>window.__pwned = 1</script>'
 HOSTILE_IMG = '"><img src=x onerror="window.__pwned = 2">'
 
 
-class FolderStore:
-    """Files named by their SHA-256 in one folder: what the report needs of an output store (`path_for`)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-
-    def path_for(self, artifact: Mapping[str, Any]) -> Path | None:
-        found = sorted(self.root.glob(f"{artifact.get('sha256')}.*"))
-        return found[0] if found else None
-
-    def put(self, data: bytes, ext: str) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        (self.root / f"{digest}{ext}").write_bytes(data)
-        return digest
+def put(store: OutputStore, data: bytes, ext: str) -> str:
+    """Store `data` under its SHA-256 (as a download would) and return the digest."""
+    digest = hashlib.sha256(data).hexdigest()
+    store.root.mkdir(parents=True, exist_ok=True)
+    (store.root / store.name_for(digest, f"x{ext}")).write_bytes(data)
+    return digest
 
 
-def artifact(store: FolderStore, data: bytes, *, node: str = "9", key: str = "images", index: int = 0,
+def artifact(store: OutputStore, data: bytes, *, node: str = "9", key: str = "images", index: int = 0,
              filename: str = "out_00001_.png", media_type: str = "image/png", ext: str = ".png",
              size: tuple[int, int] | None = None) -> dict[str, Any]:
     """Store `data` and return its artifact (SPEC §7 shape)."""
     art: dict[str, Any] = {"node": node, "key": key, "index": index, "filename": filename, "subfolder": "",
-                           "type": "output", "sha256": store.put(data, ext), "size": len(data),
+                           "type": "output", "sha256": put(store, data, ext), "size": len(data),
                            "media_type": media_type}
     if size is not None:
         art.update(width=size[0], height=size[1], frames=1)
@@ -63,7 +54,7 @@ def gradient(size: int, shift: int = 0) -> Image.Image:
     return Image.merge("RGB", (ramp, ramp.rotate(90), ramp.point(lambda v: (v + shift) % 256)))
 
 
-def image_pair(store: FolderStore, image_a: Image.Image, image_b: Image.Image, *, index: int = 0,
+def image_pair(store: OutputStore, image_a: Image.Image, image_b: Image.Image, *, index: int = 0,
                result: str = "different", metrics: dict[str, Any] | None = None) -> dict[str, Any]:
     a = artifact(store, png(image_a), index=index, filename=f"a_{index:05}_.png", size=image_a.size)
     b = artifact(store, png(image_b), index=index, filename=f"b_{index:05}_.png", size=image_b.size)
@@ -87,15 +78,15 @@ def hostile_jobs() -> tuple[Job, Job]:
 
 
 def real_jobs(name_a: str, name_b: str) -> tuple[Job, Job]:
-    """Two recorded jobs from tests/data/report/."""
-    return (job_from_document(json.loads((DATA / "report" / name_a).read_text("utf-8"))),
-            job_from_document(json.loads((DATA / "report" / name_b).read_text("utf-8"))))
+    """Two recorded jobs from tests/data/outputs/."""
+    return (job_from_document(json.loads((DATA / "outputs" / name_a).read_text("utf-8"))),
+            job_from_document(json.loads((DATA / "outputs" / name_b).read_text("utf-8"))))
 
 
 def hostile_report(tmp: Path) -> str:
     """A report of the hostile jobs with one image pair whose artifacts also carry markup in their names."""
     a, b = hostile_jobs()
-    store = FolderStore(tmp / "store")
+    store = OutputStore(tmp / "store")
     image = gradient(64)
     changed = image.copy()
     changed.putpixel((3, 4), (255, 0, 0))

@@ -17,7 +17,6 @@ from PIL import Image
 from reportcases import (
     HOSTILE,
     HOSTILE_IMG,
-    FolderStore,
     artifact,
     gradient,
     hostile_jobs,
@@ -28,7 +27,8 @@ from reportcases import (
 )
 
 from replay.diff import diff_jobs
-from replay.report import ReportLimits, cached_nodes, render_diff_report, render_verify_report
+from replay.outputs import OutputStore
+from replay.report import ReportLimits, render_diff_report, render_verify_report
 
 MiB = 1024 * 1024
 
@@ -59,7 +59,7 @@ def decode_img(src: str | None) -> Image.Image:
 
 def one_pixel_report(tmp_path: Path, size: int = 64, **kwargs: Any) -> str:
     a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
-    store = FolderStore(tmp_path / "store")
+    store = OutputStore(tmp_path / "store")
     image = gradient(size)
     changed = image.copy()
     changed.putpixel((size // 2, size // 3), (255, 0, 0))
@@ -103,15 +103,6 @@ def test_the_jobs_table_shows_ids_status_and_the_nodes_that_came_from_cache():
     assert "342b42de-2ad8-4b4b-81be-998c9fda324f" in text and "4e77db29-0535-41d3-8bc0-0143d9c71cca" in text
     assert "1, 2, 3, 4, 5" in text  # run 2 recomputed nothing
     assert "nothing (every node ran)" in text
-
-
-def test_cached_nodes_are_read_from_execution_messages_and_unknown_without_them():
-    run1, run2 = real_jobs("success_a_run1.job.json", "success_a_run2_cached.job.json")
-    assert cached_nodes(run2) == ["1", "2", "3", "4", "5"]
-    assert cached_nodes(run1) == []
-    a, _ = hostile_jobs()
-    a.detail = None
-    assert cached_nodes(a) is None
 
 
 def test_node_changes_are_a_table_with_one_row_per_change_like_markdown():
@@ -158,7 +149,7 @@ def test_an_image_pair_shows_a_b_and_a_difference_with_the_changed_pixel_in_red(
     assert [i["alt"] for i in imgs] == ["a image", "b image", "diff image"]
     diff = decode_img(imgs[2]["src"]).convert("RGB")
     assert diff.size == (64, 64)
-    red = [xy for xy in ((x, y) for x in range(64) for y in range(64)) if diff.getpixel(xy) == (220, 0, 0)]
+    red = [xy for xy in ((x, y) for x in range(64) for y in range(64)) if diff.getpixel(xy) == (220, 20, 60)]
     assert red == [(32, 21)]
     a = decode_img(imgs[0]["src"]).convert("RGB")
     assert a.getpixel((0, 0)) == gradient(64).getpixel((0, 0))  # small images are embedded unscaled (PNG)
@@ -169,26 +160,29 @@ def test_a_single_changed_pixel_survives_the_scaling_down_of_a_large_image(tmp_p
     imgs = Tags(page).named("img")
     diff = decode_img(imgs[2]["src"]).convert("RGB")
     assert diff.size == (512, 512)
-    red = [(x, y) for x in range(512) for y in range(512) if diff.getpixel((x, y)) == (220, 0, 0)]
+    red = [(x, y) for x in range(512) for y in range(512) if diff.getpixel((x, y)) == (220, 20, 60)]
     assert red == [(1024 // 4, 682 // 4)]  # the changed pixel (1024, 682) lands in this 4x4 box
     assert decode_img(imgs[0]["src"]).size == (512, 512)
 
 
 def test_the_difference_image_ignores_changes_within_the_pixel_threshold(tmp_path):
     a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
-    store = FolderStore(tmp_path / "store")
+    store = OutputStore(tmp_path / "store")
     image = Image.new("RGB", (32, 32), (100, 100, 100))
     slightly = Image.new("RGB", (32, 32), (103, 100, 100))
     pair = image_pair(store, image, slightly)
-    page = render_diff_report(diff_jobs(a, b), a, b, pairs=[pair], stores=[store], pixel_threshold=3)
-    assert "no changed pixels" in page
-    page = render_diff_report(diff_jobs(a, b), a, b, pairs=[pair], stores=[store], pixel_threshold=2)
-    assert "no changed pixels" not in page
+    def red_pixels(threshold: int) -> int:
+        page = render_diff_report(diff_jobs(a, b), a, b, pairs=[pair], stores=[store], pixel_threshold=threshold)
+        diff = decode_img(Tags(page).named("img")[2]["src"]).convert("RGB")
+        return {color: count for count, color in diff.getcolors(1 << 20)}.get((220, 20, 60), 0)
+
+    assert red_pixels(3) == 0
+    assert red_pixels(2) == 32 * 32
 
 
 def test_images_of_different_sizes_are_shown_without_a_difference_image(tmp_path):
     a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
-    store = FolderStore(tmp_path / "store")
+    store = OutputStore(tmp_path / "store")
     pair = image_pair(store, gradient(32), gradient(48), result="incomparable")
     pair["why"] = "size changed: 32x32 -> 48x48"
     page = render_diff_report(diff_jobs(a, b), a, b, pairs=[pair], stores=[store])
@@ -198,7 +192,7 @@ def test_images_of_different_sizes_are_shown_without_a_difference_image(tmp_path
 
 def test_a_corrupt_or_unstored_file_becomes_a_note_not_a_crash(tmp_path):
     a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
-    store = FolderStore(tmp_path / "store")
+    store = OutputStore(tmp_path / "store")
     data = png(gradient(32))
     broken = artifact(store, data[: len(data) // 2], size=(32, 32))
     absent = dict(broken, sha256="0" * 64)
@@ -211,8 +205,8 @@ def test_a_corrupt_or_unstored_file_becomes_a_note_not_a_crash(tmp_path):
 
 def test_real_outputs_of_comfyui_are_embedded_and_decode(tmp_path):
     a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
-    store = FolderStore(tmp_path / "store")
-    files = Path(__file__).parent / "data" / "report" / "files"
+    store = OutputStore(tmp_path / "store")
+    files = Path(__file__).parent / "data" / "outputs" / "files"
     data = (files / "success_a_00002_.png").read_bytes()
     art_a = artifact(store, data, node="4", filename="success_a_00001_.png", size=(128, 128))
     art_b = artifact(store, data, node="4", filename="success_a_00002_.png", size=(128, 128))
@@ -227,7 +221,8 @@ def test_real_outputs_of_comfyui_are_embedded_and_decode(tmp_path):
     assert len(imgs) == 6
     for img in imgs:
         decode_img(img["src"]).load()
-    assert "no changed pixels" in page
+    diff = decode_img(imgs[2]["src"]).convert("RGB")
+    assert (220, 20, 60) not in {color for _, color in diff.getcolors(1 << 20)}  # identical: nothing marked
 
 
 # ---------------------------------------------------------------------------------------------- media
@@ -235,7 +230,7 @@ def test_real_outputs_of_comfyui_are_embedded_and_decode(tmp_path):
 
 def test_small_videos_play_inline_and_large_ones_are_links_with_their_hash(tmp_path):
     a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
-    store = FolderStore(tmp_path / "store")
+    store = OutputStore(tmp_path / "store")
     small = artifact(store, b"\x00\x00\x00\x18ftypmp42" + b"v" * 1000, key="video", media_type="video/mp4",
                      ext=".mp4", filename="clip.mp4")
     large = artifact(store, b"\x00\x00\x00\x18ftypmp42" + b"w" * 300_000, key="video", media_type="video/mp4",
@@ -261,7 +256,7 @@ def test_small_videos_play_inline_and_large_ones_are_links_with_their_hash(tmp_p
 
 def test_twenty_outputs_of_2048_pixels_stay_under_the_size_limit(tmp_path):
     a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
-    store = FolderStore(tmp_path / "store")
+    store = OutputStore(tmp_path / "store")
     noise = Image.effect_noise((2048, 2048), 60).convert("RGB")  # compresses badly: the worst case
     same_a = artifact(store, png(noise), size=noise.size)
     pairs = []
@@ -292,7 +287,7 @@ def test_a_small_limit_shrinks_the_images_and_still_holds(tmp_path):
 # ---------------------------------------------------------------------------------------------- verify
 
 
-def verify_results(store: FolderStore) -> list[dict[str, Any]]:
+def verify_results(store: OutputStore) -> list[dict[str, Any]]:
     image = gradient(64)
     changed = image.copy()
     changed.putpixel((1, 1), (0, 0, 0))
@@ -312,7 +307,7 @@ def verify_results(store: FolderStore) -> list[dict[str, Any]]:
 
 
 def test_a_verify_report_has_a_summary_row_per_recipe_and_each_non_match_in_full(tmp_path):
-    store = FolderStore(tmp_path / "store")
+    store = OutputStore(tmp_path / "store")
     page = render_verify_report(verify_results(store), stores=[store])
     summary = re.search(r'<table class="summary">.*?</table>', page, re.S)
     assert summary is not None
@@ -327,7 +322,7 @@ def test_a_verify_report_has_a_summary_row_per_recipe_and_each_non_match_in_full
 
 
 def test_verify_results_may_be_objects_with_to_json(tmp_path):
-    store = FolderStore(tmp_path / "store")
+    store = OutputStore(tmp_path / "store")
 
     class Result:
         def __init__(self, data: dict[str, Any]) -> None:
@@ -342,6 +337,6 @@ def test_verify_results_may_be_objects_with_to_json(tmp_path):
 
 @pytest.mark.parametrize("count", [0, 1])
 def test_an_empty_or_single_run_still_makes_a_page(tmp_path, count):
-    store = FolderStore(tmp_path / "store")
+    store = OutputStore(tmp_path / "store")
     page = render_verify_report(verify_results(store)[:count], stores=[store])
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")

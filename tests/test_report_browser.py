@@ -13,10 +13,11 @@ from typing import Any
 import browser
 import pytest
 from PIL import Image
-from reportcases import HOSTILE, FolderStore, artifact, gradient, hostile_report, image_pair, real_jobs
+from reportcases import HOSTILE, artifact, gradient, hostile_report, image_pair, real_jobs
 from selenium.webdriver.common.by import By
 
 from replay.diff import diff_jobs
+from replay.outputs import OutputStore
 from replay.report import render_diff_report, render_verify_report
 
 
@@ -48,8 +49,8 @@ def images(chrome: Any) -> list[list[Any]]:
 def real_report(tmp_path: Path) -> str:
     """Two recorded ComfyUI runs, with their real output image and a changed copy of it."""
     a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
-    store = FolderStore(tmp_path / "store")
-    files = Path(__file__).parent / "data" / "report" / "files"
+    store = OutputStore(tmp_path / "store")
+    files = Path(__file__).parent / "data" / "outputs" / "files"
     real = Image.open(files / "success_a_00002_.png").convert("RGB")
     changed = real.copy()
     changed.putpixel((5, 5), (255, 0, 0))
@@ -104,7 +105,7 @@ def test_the_views_switch_between_a_b_and_difference_without_javascript(chrome, 
 
 
 def test_a_verify_report_shows_its_summary_and_mismatches_in_the_browser(chrome, tmp_path):
-    store = FolderStore(tmp_path / "store")
+    store = OutputStore(tmp_path / "store")
     image = gradient(96)
     changed = image.copy()
     changed.putpixel((1, 1), (0, 0, 0))
