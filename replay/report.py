@@ -278,12 +278,25 @@ def _iso(seconds: float | None) -> str:
         return ""
 
 
+def _server(url: Any) -> str:
+    """A server as scheme://host[:port] only: never credentials, a path or a query from the URL."""
+    from replay.client import server_origin  # noqa: PLC0415
+    from replay.errors import InputError  # noqa: PLC0415
+
+    if not isinstance(url, str) or not url:
+        return ""
+    try:
+        return _e(server_origin(url))
+    except InputError:
+        return "(not an http server address)"
+
+
 def _jobs_table(a: Job, b: Job, labels: tuple[str, str] | None) -> str:
     def facts(job: Job) -> dict[str, str]:
         out = {
             "document": _e(job.kind),
             "job id": f"<code>{_e(job.id)}</code>" if job.id else "",
-            "server": _e(job.source.get("server", "")) if isinstance(job.source, dict) else "",
+            "server": _server(job.source.get("server") if isinstance(job.source, dict) else None),
             "status": _badge(job.status) if job.status else "",
             "created": _e(_iso(job.create_time)),
             "started": _e(_iso(job.start_time)),
@@ -612,7 +625,7 @@ def render_verify_report(
         off = sum(1 for p in outputs if not p.get("within_tolerance", p.get("result") in ("identical", "same-pixels")))
         summary.append([
             f"<code>{_e(row.get('recipe', ''))}</code>", _badge(str(row.get("result", ""))),
-            _e(row.get("server") or ""), f"<code>{_e(row.get('job_id') or '')}</code>",
+            _server(row.get("server")), f"<code>{_e(row.get('job_id') or '')}</code>",
             f"{off} of {len(outputs)} differ" if outputs else "",
             _e(", ".join(str(n) for n in row.get("cached_nodes") or [])), _e(row.get("error") or ""),
         ])
@@ -622,7 +635,7 @@ def render_verify_report(
         if row.get("result") == "match":
             continue
         page.add(f"<h2><code>{_e(row.get('recipe', ''))}</code> {_badge(str(row.get('result', '')))}</h2>")
-        facts = [["server", _e(row.get("server") or "")], ["job", f"<code>{_e(row.get('job_id') or '')}</code>"]]
+        facts = [["server", _server(row.get("server"))], ["job", f"<code>{_e(row.get('job_id') or '')}</code>"]]
         if row.get("cached_nodes"):
             facts.append(["from cache", _e(", ".join(str(n) for n in row["cached_nodes"]))])
         if row.get("error"):

@@ -95,3 +95,21 @@ def hostile_report(tmp: Path) -> str:
     pair["b"]["filename"] = f"{HOSTILE_IMG}.png"
     pair["why"] = HOSTILE
     return render_diff_report(diff_jobs(a, b), a, b, pairs=[pair], stores=[store], labels=(HOSTILE, "b.json"))
+
+
+LIVE = DATA / "outputs" / "live"
+
+
+def serve_live_runs(server: Any) -> tuple[str, str]:
+    """Runs 3 and 4 recorded on a real ComfyUI 0.33 (tests/data/README.md: the same prompt, then ImageBlur sigma
+    1.5 -> 1.6) and their files, served by a fake server; returns the two job ids."""
+    ids = []
+    for n in (3, 4):
+        detail = json.loads((LIVE / f"run{n}.job.json").read_text(encoding="utf-8"))
+        server.add_job(detail)
+        ids.append(detail["id"])
+    for name in ("success_a_00002_.png", "success_a_00003_.png"):
+        server.files.add(name, (LIVE / "files" / name).read_bytes(), subfolder="outputsuse")
+    for name in ("ComfyUI_temp_ptvqi_00001_.png", "ComfyUI_temp_ptvqi_00002_.png"):
+        server.files.add(name, (LIVE / "files" / name).read_bytes(), type="temp")
+    return ids[0], ids[1]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import DATA
 from PIL import Image
 from reportcases import (
     HOSTILE,
@@ -24,8 +25,10 @@ from reportcases import (
     image_pair,
     png,
     real_jobs,
+    serve_live_runs,
 )
 
+from replay.cli import main
 from replay.diff import diff_jobs
 from replay.outputs import OutputStore
 from replay.report import ReportLimits, render_diff_report, render_verify_report
@@ -297,7 +300,8 @@ def verify_results(store: OutputStore) -> list[dict[str, Any]]:
     return [
         {"recipe": "recipes/a.yaml", "result": "match", "server": "http://127.0.0.1:8188", "job_id": "j1",
          "outputs": [same], "cached_nodes": [], "error": None},
-        {"recipe": "recipes/b.yaml", "result": "mismatch", "server": "http://127.0.0.1:8189", "job_id": "j2",
+        {"recipe": "recipes/b.yaml", "result": "mismatch", "server": "http://me:s3cret@127.0.0.1:8189/x?token=t0k",
+         "job_id": "j2",
          "outputs": [same, off], "cached_nodes": [], "error": None},
         {"recipe": "recipes/c.yaml", "result": "cached", "server": "http://127.0.0.1:8188", "job_id": "j3",
          "outputs": [], "cached_nodes": ["1", "2"], "error": None},
@@ -319,6 +323,7 @@ def test_a_verify_report_has_a_summary_row_per_recipe_and_each_non_match_in_full
         "Summary", "recipes/b.yaml", "recipes/c.yaml", "recipes/&lt;script&gt;window.__pwned"]
     assert len(Tags(page).named("img")) == 6  # the mismatch's two pairs, a, b and difference each
     assert Tags(page).named("script") == []
+    assert "http://127.0.0.1:8189" in page and "s3cret" not in page and "t0k" not in page
 
 
 def test_verify_results_may_be_objects_with_to_json(tmp_path):
@@ -340,3 +345,52 @@ def test_an_empty_or_single_run_still_makes_a_page(tmp_path, count):
     store = OutputStore(tmp_path / "store")
     page = render_verify_report(verify_results(store)[:count], stores=[store])
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+
+
+# ---------------------------------------------------------------------------------------------- command line
+
+
+def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, stdin=io.BytesIO(b""), stdout=out, stderr=err, env=env or {})
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_diff_format_html_writes_a_report_of_two_real_runs_with_their_images(oss_server, tmp_path):
+    run3, run4 = serve_live_runs(oss_server)
+    report = tmp_path / "report.html"
+    code, out, err = run(["diff", run3, run4, f"--outputs={tmp_path / 'store'}", "--format", "html",
+                          "-o", str(report)], env={"COMFY_SERVER": oss_server.url})
+    assert code == 0, err
+    assert out == "" and f"wrote {report}" in err
+    page = report.read_text(encoding="utf-8")
+    assert len(Tags(page).named("img")) == 6  # the preview and the saved image: a, b and difference each
+    results = re.findall(r'<h3>node <code>(\d+)</code> images\[0\] <span class="badge r-([a-z-]+)"', page)
+    assert results == [("5", "different"), ("4", "same-pixels")]
+    assert "49152 (100 %)" in page  # every pixel of the 256x192 preview changed by one level
+    assert "52.90 dB" in page
+    assert f"<td>server</td><td>{oss_server.url}</td><td>{oss_server.url}</td>" in page
+
+
+def test_diff_html_goes_to_stdout_without_o(tmp_path):
+    code, out, _ = run(["diff", str(DATA / "outputs" / "success_a_run1.job.json"),
+                        str(DATA / "outputs" / "success_a_run2_cached.job.json"), "--format", "html"])
+    assert code == 0 and out.startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("target", ["folder", "missing/report.html"])
+def test_diff_o_to_a_folder_or_a_missing_folder_is_refused_and_writes_nothing(tmp_path, target):
+    (tmp_path / "folder").mkdir()
+    code, out, err = run(["diff", str(DATA / "outputs" / "success_a_run1.job.json"),
+                          str(DATA / "outputs" / "success_a_run2_cached.job.json"), "--format", "html",
+                          "-o", str(tmp_path / target)])
+    assert code == 2 and out == ""
+    assert err.startswith("comfy-replay: error: -o ") and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["folder"]
+
+
+def test_diff_o_writes_the_other_formats_too(tmp_path):
+    target = tmp_path / "diff.md"
+    code, _, _ = run(["diff", str(DATA / "outputs" / "success_a_run1.job.json"),
+                      str(DATA / "outputs" / "success_a_run2_cached.job.json"), "--format", "md", "-o", str(target)])
+    assert code == 0 and target.read_text(encoding="utf-8").startswith("### comfy-replay diff")
