@@ -13,7 +13,7 @@ from typing import Any
 import browser
 import pytest
 from PIL import Image
-from reportcases import HOSTILE, artifact, gradient, hostile_report, image_pair, real_jobs
+from reportcases import HOSTILE, artifact, gradient, hostile_report, image_pair, real_jobs, serve_live_runs
 from selenium.webdriver.common.by import By
 
 from replay.diff import diff_jobs
@@ -123,3 +123,25 @@ def test_a_verify_report_shows_its_summary_and_mismatches_in_the_browser(chrome,
     assert chrome.execute_script("return window.__pwned") is None
     found = images(chrome)
     assert len(found) == 3 and all(complete and width > 0 for _, complete, width, _ in found)
+
+
+def test_the_report_of_two_real_comfyui_runs_made_by_the_command_line_renders(chrome, oss_server, tmp_path):
+    import io
+
+    from replay.cli import main
+
+    run3, run4 = serve_live_runs(oss_server)
+    report = tmp_path / "real.html"
+    err = io.StringIO()
+    code = main(["diff", run3, run4, f"--outputs={tmp_path / 'store'}", "--format", "html", "-o", str(report)],
+                stdin=io.BytesIO(b""), stdout=io.StringIO(), stderr=err, env={"COMFY_SERVER": oss_server.url})
+    assert code == 0, err.getvalue()
+    browser.requests_made(chrome)
+    chrome.get(report.as_uri())
+    assert [u for u in browser.requests_made(chrome) if not u.startswith("data:")] == [report.as_uri()]
+    found = images(chrome)
+    assert len(found) == 6 and all(complete and width > 0 for _, complete, width, _ in found)
+    # the prompt changed in one input (ImageBlur sigma): one row
+    rows = chrome.execute_script(
+        "return Array.from(document.querySelectorAll('table.nodes tbody tr')).map(r => r.innerText)")
+    assert len(rows) == 1 and "sigma" in rows[0] and "1.5" in rows[0] and "1.6" in rows[0]
