@@ -603,7 +603,7 @@ def render_diff_report(
 
 
 def render_verify_report(
-    results: Sequence[Any],
+    results: Sequence[Any] | Any,
     *,
     stores: Sequence[OutputStore | None] = (),
     pixel_threshold: int = 0,
@@ -611,11 +611,13 @@ def render_verify_report(
 ) -> str:
     """Return the HTML report of a whole verify run: a summary table, then every recipe that did not match.
 
-    `results` are verify results in the SPEC §4 `verify` shape (`recipe`, `result`, `server`, `job_id`,
-    `outputs`, `cached_nodes`, `error`) as dicts or objects with `to_json()`; the outputs' files are looked up
-    in `stores`. The recorded artifacts are side a, the new run's side b.
+    `results` is a `VerifyRun` (anything with `.results`) or a list of verify results: dicts in the SPEC §4
+    `verify` shape (`recipe`, `result`, `server`, `job_id`, `outputs`, `cached_nodes`, `error`, and `failure`
+    when there is one) or objects with `to_json()`. The outputs' files are looked up in `stores` (the recipes'
+    store and the store of the new outputs); the recorded artifacts are side a, the new run's side b.
     """
-    rows = [_pair_json(r) for r in results]
+    interrupted = bool(getattr(results, "interrupted", False))
+    rows = [_pair_json(r) for r in getattr(results, "results", results)]
     counts: dict[str, int] = {}
     for row in rows:
         counts[str(row.get("result"))] = counts.get(str(row.get("result")), 0) + 1
@@ -639,12 +641,19 @@ def render_verify_report(
         facts = [["server", _server(row.get("server"))], ["job", f"<code>{_e(row.get('job_id') or '')}</code>"]]
         if row.get("cached_nodes"):
             facts.append(["from cache", _e(", ".join(str(n) for n in row["cached_nodes"]))])
+        failure = row.get("failure")
+        if isinstance(failure, Mapping):
+            facts.append(["failed at", f"node <code>{_e(failure.get('node_id', ''))}</code> "
+                          f"{_e(failure.get('node_type', ''))}: <strong>{_e(failure.get('exception_type', ''))}"
+                          f"</strong>: {_e(failure.get('message', ''))}"])
         if row.get("error"):
             facts.append(["error", _e(row["error"])])
         page.add(_table(["", ""], facts, "jobs"))
         for pair in row.get("outputs") or []:
             _pair_section(page, _pair_json(pair), stores, pixel_threshold, heading="h3")
     lead = ", ".join(f"{n} {_e(r)}" for r, n in counts.items()) or "no recipes"
+    if interrupted:
+        lead += " (interrupted: only the recipes verified before the stop)"
     return page.finish("comfy-replay verify", lead, _footer(limits))
 
 

@@ -309,6 +309,10 @@ def verify_results(store: OutputStore) -> list[dict[str, Any]]:
         {"recipe": "recipes/b.yaml", "result": "mismatch", "server": "http://me:s3cret@127.0.0.1:8189/x?token=t0k",
          "job_id": "j2",
          "outputs": [same, off], "cached_nodes": [], "error": None},
+        {"recipe": "recipes/f.yaml", "result": "failed", "server": "http://127.0.0.1:8188", "job_id": "j4",
+         "outputs": [], "cached_nodes": [], "error": "the rerun failed",
+         "failure": {"node_id": "5", "node_type": "ComfyMathExpression", "exception_type": "ZeroDivisionError",
+                     "message": HOSTILE}},
         {"recipe": "recipes/c.yaml", "result": "cached", "server": "http://127.0.0.1:8188", "job_id": "j3",
          "outputs": [], "cached_nodes": ["1", "2"], "error": None},
         {"recipe": f"recipes/{HOSTILE}.yaml", "result": "error", "server": None, "job_id": None, "outputs": [],
@@ -322,11 +326,13 @@ def test_a_verify_report_has_a_summary_row_per_recipe_and_each_non_match_in_full
     summary = re.search(r'<table class="summary">.*?</table>', page, re.S)
     assert summary is not None
     rows = re.findall(r"<tr>(.*?)</tr>", summary.group(0), re.S)[1:]
-    assert [re.sub(r"<[^>]+>", "", r.split("</td>")[1]) for r in rows] == ["match", "mismatch", "cached", "error"]
+    assert [re.sub(r"<[^>]+>", "", r.split("</td>")[1]) for r in rows] == [
+        "match", "mismatch", "failed", "cached", "error"]
     assert "1 of 2 differ" in rows[1]
     headings = re.findall(r"<h2>(.*?)</h2>", page)
     assert [re.sub(r"<[^>]+>", "", h).split(" ")[0] for h in headings] == [
-        "Summary", "recipes/b.yaml", "recipes/c.yaml", "recipes/&lt;script&gt;window.__pwned"]
+        "Summary", "recipes/b.yaml", "recipes/f.yaml", "recipes/c.yaml", "recipes/&lt;script&gt;window.__pwned"]
+    assert "<strong>ZeroDivisionError</strong>: &lt;script&gt;" in page
     assert len(Tags(page).named("img")) == 6  # the mismatch's two pairs, a, b and difference each
     assert Tags(page).named("script") == []
     assert "http://127.0.0.1:8189" in page and "s3cret" not in page and "t0k" not in page
@@ -343,7 +349,16 @@ def test_verify_results_may_be_objects_with_to_json(tmp_path):
             return self.data
 
     results = verify_results(store)
-    assert render_verify_report([Result(r) for r in results], stores=[store]).count("<h2>") == 4
+    assert render_verify_report([Result(r) for r in results], stores=[store]).count("<h2>") == 5
+
+    class Run:
+        interrupted = True
+
+        def __init__(self, results: list[Result]) -> None:
+            self.results = results
+
+    page = render_verify_report(Run([Result(r) for r in results[:2]]), stores=[store])
+    assert "1 match, 1 mismatch (interrupted" in page
 
 
 @pytest.mark.parametrize("count", [0, 1])
