@@ -544,9 +544,10 @@ def _text_section(page: _Page, a: Job, b: Job) -> None:
 
 def _footer(limits: ReportLimits) -> str:
     return (f"Made by comfy-replay. One self-contained file of at most {limits.max_bytes // MiB} MiB: images are "
-            f"scaled to at most {limits.image_side} px on their longer side (PNG, or JPEG when PNG does not fit "
-            "the space left); the numbers come from the full-size files. Videos and sounds up to "
-            f"{limits.media_bytes // MiB} MiB play inline, larger files are linked with their SHA-256.")
+            f"scaled to at most {limits.image_side} px on their longer side (PNG up to 256×256 pixels, JPEG "
+            "quality 90 above, smaller when the space left asks for it); the numbers come from the full-size "
+            f"files. Videos and sounds up to {limits.media_bytes // MiB} MiB play inline, larger files are linked "
+            "with their SHA-256.")
 
 
 # ---------------------------------------------------------------------------------------------- entry points

@@ -113,3 +113,17 @@ def serve_live_runs(server: Any) -> tuple[str, str]:
     for name in ("ComfyUI_temp_ptvqi_00001_.png", "ComfyUI_temp_ptvqi_00002_.png"):
         server.files.add(name, (LIVE / "files" / name).read_bytes(), type="temp")
     return ids[0], ids[1]
+
+
+PATCH_RUNS = ("926b334f-9e65-4402-bd1d-4d34a37f7ca6", "14f959ae-5d02-4eca-8398-50de1cb2cafc")
+
+
+def serve_patch_runs(server: Any) -> tuple[str, str]:
+    """Two jobs recorded on a real ComfyUI 0.33 for the report (tests/data/README.md: the second pastes a 96x96
+    red patch into the saved image; its inverted image has the same pixels) and their files, served by a fake
+    server; returns the two job ids."""
+    for job_id in PATCH_RUNS:
+        server.add_job(json.loads((DATA / "report" / f"{job_id}.job.json").read_text(encoding="utf-8")))
+    for path in sorted((DATA / "report" / "files").iterdir()):
+        server.files.add(path.name, path.read_bytes(), subfolder="report")
+    return PATCH_RUNS

@@ -16,6 +16,7 @@ PUBLIC = {
     "validate_document", "validate_files", "Problem", "diff_jobs", "JobDiff", "convert_workflow", "Conversion",
     "NodeDefs", "load_object_info", "Graph", "parse_set", "build_repro", "write_repro", "rerun", "verdict",
     "submit_prompt", "submit_job", "wait_for_job", "git_setup", "textconv", "archive_jobs", "ArchiveResult",
+    "render_diff_report", "render_verify_report", "ReportLimits",
     "download_outputs", "compare_artifacts", "OutputStore", "OutputPair", "Thresholds", "NotFound",
 }
 

@@ -13,7 +13,7 @@ from typing import Any
 import browser
 import pytest
 from PIL import Image
-from reportcases import HOSTILE, artifact, gradient, hostile_report, image_pair, real_jobs, serve_live_runs
+from reportcases import HOSTILE, artifact, gradient, hostile_report, image_pair, real_jobs, serve_live_runs, serve_patch_runs
 from selenium.webdriver.common.by import By
 
 from replay.diff import diff_jobs
@@ -145,3 +145,37 @@ def test_the_report_of_two_real_comfyui_runs_made_by_the_command_line_renders(ch
     rows = chrome.execute_script(
         "return Array.from(document.querySelectorAll('table.nodes tbody tr')).map(r => r.innerText)")
     assert len(rows) == 1 and "sigma" in rows[0] and "1.5" in rows[0] and "1.6" in rows[0]
+
+
+def test_a_red_patch_pasted_by_a_real_comfyui_job_is_what_the_report_shows(chrome, oss_server, tmp_path):
+    import io
+
+    from replay.cli import main
+
+    job_a, job_b = serve_patch_runs(oss_server)
+    env = {"COMFY_SERVER": oss_server.url}
+    recipes = tmp_path / "recipes"
+    assert main(["fetch", job_a, job_b, "-o", str(recipes), "--outputs"], stdin=io.BytesIO(b""),
+                stdout=io.StringIO(), stderr=io.StringIO(), env=env) == 0
+    report = tmp_path / "patch.html"
+    assert main(["diff", str(recipes / f"{job_a}.yaml"), str(recipes / f"{job_b}.yaml"), "--format", "html",
+                 "-o", str(report)], stdin=io.BytesIO(b""), stdout=io.StringIO(), stderr=io.StringIO(), env={}) == 0
+    browser.requests_made(chrome)
+    chrome.get(report.as_uri())
+    assert [u for u in browser.requests_made(chrome) if not u.startswith("data:")] == [report.as_uri()]
+    found = images(chrome)
+    assert len(found) == 6 and all(complete and width == 512 for _, complete, width, _ in found)
+    pairs = chrome.execute_script(
+        "return Array.from(document.querySelectorAll('.pair')).map(p => p.querySelector('h3').innerText)")
+    assert pairs == ["node 4 images[0] different", "node 6 images[0] same-pixels"]
+    numbers = chrome.find_elements(By.CSS_SELECTOR, ".pair table.metrics td")
+    assert numbers[1].text == "9216 (3.516 %)"  # the 96 x 96 patch: 9216 of 512 x 512 pixels
+    changes = chrome.execute_script(
+        "return Array.from(document.querySelectorAll('table.nodes tbody tr'))"
+        ".map(r => Array.from(r.cells).slice(0, 3).map(c => c.innerText).join(' '))")
+    assert changes == ["9 EmptyImage added", "10 ImageCompositeMasked added", "4 SaveImage images",
+                       "7 PrimitiveString value"]
+    cache = chrome.execute_script(
+        "return Array.from(document.querySelectorAll('table.jobs tr')).filter(r => r.cells[0].innerText == "
+        "'from cache').map(r => [r.cells[1].innerText, r.cells[2].innerText])")
+    assert cache == [["nothing (every node ran)", "1, 2, 7, 8, 9"]]
