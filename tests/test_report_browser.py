@@ -13,7 +13,16 @@ from typing import Any
 import browser
 import pytest
 from PIL import Image
-from reportcases import HOSTILE, artifact, gradient, hostile_report, image_pair, real_jobs, serve_live_runs, serve_patch_runs
+from reportcases import (
+    HOSTILE,
+    artifact,
+    gradient,
+    hostile_report,
+    image_pair,
+    real_jobs,
+    serve_live_runs,
+    serve_patch_runs,
+)
 from selenium.webdriver.common.by import By
 
 from replay.diff import diff_jobs
