@@ -29,47 +29,64 @@ sys.path.insert(0, str(ROOT))
 JOBS, FILES_PER_JOB, FILE_BYTES, DELAY = 200, 2, 1 << 20, 0.02
 ROUNDS = 5
 
-SERVER = """
-import random, struct, sys, threading, zlib
+SERVER = r"""
+import atexit, os, random, shutil, signal, struct, sys, tempfile, threading, zlib
 sys.path.insert(0, sys.argv[1])
 from fakecomfy import FakeComfy
 from fakecomfy_outputs import OutputFiles, Stored
 
 SIDE = 590  # 590 x 590 RGB of noise, stored uncompressed: a PNG of about 1 MB
+ROW = SIDE * 3 + 1
+NOISE = b"".join(b"\x00" + random.Random(0).randbytes(SIDE * 3) for _ in range(SIDE))
 
-def png(seed):
-    rng = random.Random(seed)
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\\x00" + rng.randbytes(SIDE * 3) for _ in range(SIDE))
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+def png(name):
+    # the shared noise with a first row of its own: distinct content and pixels per file, made in about a ms
+    first = b"\x00" + random.Random(name).randbytes(SIDE * 3)
     header = struct.pack(">IIBBBBB", SIDE, SIDE, 8, 2, 0, 0, 0)
-    return (b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 0))
-            + chunk(b"IEND", b""))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(first + NOISE[ROW:], 0)) + chunk(b"IEND", b""))
 
 class Generated(OutputFiles):
-    # every file made from its name when asked for: 400 MB of distinct content without holding it
-    def get(self, type, subfolder, filename):
-        return Stored(png(filename)) if filename.startswith("bench_") else None
+    # 400 MB of distinct files, written to disk once and read per request (the server holds none of them)
+    def __init__(self, folder, names):
+        super().__init__()
+        self.folder = folder
+        for name in names:
+            with open(os.path.join(folder, name), "wb") as fh:
+                fh.write(png(name))
 
+    def get(self, type, subfolder, filename):
+        if not filename.startswith("bench_"):
+            return None
+        with open(os.path.join(self.folder, filename), "rb") as fh:
+            return Stored(fh.read())
+
+folder = tempfile.mkdtemp()
+atexit.register(shutil.rmtree, folder, True)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 server = FakeComfy("oss", delay=float(sys.argv[2]))
-server.files = Generated()
+server.files = Generated(folder, sys.argv[3].split(","))
 server.start()
 print(server.url, flush=True)
 threading.Event().wait()
 """
 
 OURS = """
-import json, resource, sys, tempfile, time
+import json, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from replay.client import Client
 from replay.outputs import OutputStore, download_outputs
 
-def rss_kb():
+def status_kb(field):
+    # VmHWM, not getrusage's ru_maxrss: that one keeps the peak of the forked copy of the parent across exec
     with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
 
 jobs = json.loads(sys.argv[2])
-before = rss_kb()
+before = status_kb("VmRSS")
 with tempfile.TemporaryDirectory() as folder, Client(sys.argv[1], pool_size=32) as client:
     store = OutputStore(folder)
     start = time.perf_counter()
@@ -78,7 +95,7 @@ with tempfile.TemporaryDirectory() as folder, Client(sys.argv[1], pool_size=32) 
         artifacts = [artifact for future in futures for artifact in future.result()]
     seconds = time.perf_counter() - start
     stored = sum(1 for _ in store.root.iterdir())
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status_kb("VmHWM")
 print(json.dumps({"seconds": seconds, "before_kb": before, "peak_kb": peak, "stored": stored,
                   "decoded": sum(1 for a in artifacts if a.get("pixels"))}))
 """
@@ -137,13 +154,14 @@ def bench_compare() -> bool:
 def bench_download() -> bool:
     jobs = [{"9": {"images": [{"filename": f"bench_{job:03d}_{index}.png", "subfolder": "", "type": "output"}
                               for index in range(FILES_PER_JOB)]}} for job in range(JOBS)]
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(ROOT / "tests"), str(DELAY)], stdout=subprocess.PIPE,
-                              text=True)
+    names = [item["filename"] for outputs in jobs for item in outputs["9"]["images"]]
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(ROOT / "tests"), str(DELAY), ",".join(names)],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
         with tempfile.TemporaryDirectory() as folder, requests.Session() as session:
-            size = len(session.get(f"{url}/api/view", params={"filename": "bench_x.png"}, timeout=30).content)
+            size = len(session.get(f"{url}/api/view", params={"filename": names[0]}, timeout=30).content)
             start = time.perf_counter()
             for outputs in jobs:
                 for item in outputs["9"]["images"]:

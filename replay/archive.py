@@ -17,6 +17,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -53,6 +54,10 @@ class ArchiveResult(FetchResult):
 
     listed: int = 0
     interrupted: bool = False
+    outputs_dir: str | None = None
+    """With `outputs`: the store the files went to, and how many files were recorded and missing on the server."""
+    output_files: int = 0
+    missing_files: int = 0
 
 
 @dataclass
@@ -221,9 +226,11 @@ class _Run:
     """One run: fetching threads, the work and results queues, and the count of jobs being written."""
 
     def __init__(self, client: Client, folder: Path, job_ids: Sequence[str], api_key: str | None,
-                 helpers: _Helpers | None, store: OutputStore | None = None) -> None:
+                 helpers: _Helpers | None, store: OutputStore | None = None,
+                 downloads: Executor | None = None) -> None:
         self.client = client
         self.store = store
+        self.downloads = downloads
         self.folder = str(folder)
         self.api_key = api_key
         self.process = helpers.archive_detail if helpers else _archive_detail
@@ -232,6 +239,7 @@ class _Run:
             self.work.put(job_id)
         self.results: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
         self.lock = threading.Condition()
+        self.files = self.missing = 0
         self.writing = 0
         self.closed = False
 
@@ -271,7 +279,12 @@ class _Run:
         outputs = detail.get("outputs")
         target = os.path.join(self.folder, f"{job_id}.yaml")
         known = (recorded_artifacts(target, job_id) or []) if os.path.exists(target) else []
-        return download_outputs(self.client, outputs if isinstance(outputs, dict) else {}, self.store, known=known)
+        artifacts = download_outputs(self.client, outputs if isinstance(outputs, dict) else {}, self.store,
+                                     executor=self.downloads, known=known)
+        with self.lock:
+            self.files += len(artifacts)
+            self.missing += sum(1 for a in artifacts if a.get("missing"))
+        return artifacts
 
     def close(self) -> None:
         """Start no new write, and wait for the writes in hand to finish."""
@@ -351,7 +364,23 @@ def _run(client: Client, folder: Path, job_ids: list[str], api_key: str | None, 
          concurrency: int, stop: threading.Event, result: ArchiveResult,
          on_progress: Callable[[Progress], None] | None, store: OutputStore | None = None) -> bool:
     """Fetch and archive `job_ids`, counting each into `result`; return True when `stop` cut the run short."""
-    run = _Run(client, folder, job_ids, api_key, pool, store)
+    # With outputs, one pool of download threads beside the fetching threads: a job's files download in parallel
+    # (its worker thread takes one, the pool the others) over the client's one connection pool.
+    downloads = ThreadPoolExecutor(concurrency, thread_name_prefix="archive-outputs") if store is not None else None
+    run = _Run(client, folder, job_ids, api_key, pool, store, downloads)
+    try:
+        return _follow(run, job_ids, concurrency, stop, result, on_progress)
+    finally:
+        if downloads is not None:
+            downloads.shutdown(wait=False, cancel_futures=True)
+        if store is not None:
+            result.outputs_dir = str(store.root)
+            result.output_files, result.missing_files = run.files, run.missing
+
+
+def _follow(run: _Run, job_ids: list[str], concurrency: int, stop: threading.Event, result: ArchiveResult,
+            on_progress: Callable[[Progress], None] | None) -> bool:
+    """Start the fetching threads and count their results into `result` until done or stopped."""
     progress = Progress(total=len(job_ids))
     for i in range(min(concurrency, len(job_ids))):
         threading.Thread(target=run.worker, name=f"archive-{i}", daemon=True).start()
@@ -413,6 +442,9 @@ def summary_lines(result: ArchiveResult) -> list[str]:
     head = (f"{len(result.written)} written, {len(result.unchanged)} unchanged, {len(result.skipped)} skipped "
             f"(not finished), {len(result.failed)} failed, of {result.listed} listed")
     lines = [("interrupted: " if result.interrupted else "") + head]
+    if result.outputs_dir is not None:
+        missing = f", {result.missing_files} missing on the server" if result.missing_files else ""
+        lines.append(f"outputs: {result.output_files} file(s) recorded in {result.outputs_dir}{missing}")
     lines.extend(f"failed {item['job_id']}: {item['error']}" for item in result.failed)
     if result.interrupted:
         lines.append("run the same command again to go on where this run stopped")

@@ -52,6 +52,17 @@ def has_output_files(job: Job) -> bool:
     return bool(job.outputs) and bool(output_refs(job.outputs))
 
 
+def origin_of(job: Job) -> str | None:
+    """The scheme://host[:port] of the server a job was fetched from (its `source.server`), or None."""
+    from replay.client import server_origin  # noqa: PLC0415
+
+    came_from = job.source.get("server")
+    try:
+        return server_origin(came_from) if isinstance(came_from, str) else None
+    except InputError:
+        return None
+
+
 def download_job_outputs(job: Job, client: Client, store: OutputStore, *,
                          executor: Executor | None = None) -> list[dict[str, Any]]:
     """Download the files a job's outputs name into `store` and record them as the job's `artifacts`.
@@ -115,7 +126,8 @@ def side_store(job: Job, ref: str, *, outputs: str | None,
 
     The store is `outputs` when it names a folder, else `outputs/` beside the side's recipe file, else (when
     `outputs` is "", i.e. `--outputs` without a folder) `./outputs`. With `outputs` given, a finished job
-    without artifacts gets its files downloaded from the server; recorded artifacts are never replaced.
+    without artifacts that was fetched from the client's server gets its files downloaded from there; recorded
+    artifacts are never replaced.
     Returns None when there is no store to look in.
     """
     folder: Path | None = None
@@ -128,10 +140,13 @@ def side_store(job: Job, ref: str, *, outputs: str | None,
     if folder is None or (outputs is None and not folder.is_dir()):
         return None
     store = open_store(folder)
-    if outputs is not None and job.artifacts is None and job.is_terminal:
+    if outputs is not None and job.artifacts is None and job.is_terminal and origin_of(job) is not None:
         if client_factory is None:
             raise InputError("--outputs downloads from a server, but no server is configured")
-        download_job_outputs(job, client_factory(), store)
+        client = client_factory()
+        # Only from the job's own server: another one may hold other files under the same names.
+        if origin_of(job) == client.server:
+            download_job_outputs(job, client, store)
     return store
 
 
@@ -167,6 +182,7 @@ __all__ = [
     "has_output_files",
     "make_thresholds",
     "open_store",
+    "origin_of",
     "recipe_has_artifacts",
     "recorded_artifacts",
     "side_store",

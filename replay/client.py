@@ -38,7 +38,7 @@ CLOUD_SERVER = "https://cloud.comfy.org"
 LOCAL_SERVER = "http://127.0.0.1:8188"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CLOUD_PAGE_MAX = 1000
-VIEW_CHUNK = 1 << 16
+VIEW_CHUNK = 1 << 18
 MAX_REDIRECTS = 5
 
 
@@ -421,7 +421,8 @@ class Client:
         return body
 
     def view(self, filename: str, subfolder: str, type: str, dest: BinaryIO) -> ViewResponse:
-        """GET /api/view?filename=&subfolder=&type= (never `preview=`), the file streamed into `dest`.
+        """GET /api/view?filename=&subfolder=&type= (never `preview=`), the file streamed into `dest` (a seekable
+        binary file).
 
         A redirect (Comfy Cloud sends one to signed storage) is followed by hand: to another origin with a
         session that carries no credentials at all (requests would keep a custom X-API-Key header). The byte

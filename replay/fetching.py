@@ -166,14 +166,22 @@ class _Downloads:
         self.client_factory = client_factory
         self.pool = ThreadPoolExecutor(max_workers=DOWNLOAD_THREADS, thread_name_prefix="fetch-outputs")
         self.files = self.missing = 0
+        self.skipped: list[str] = []
 
     def run(self, job: Job) -> None:
         """Download the finished job's output files and record them as its artifacts (`[]` when it made none)."""
-        from replay.artifacts import download_job_outputs  # noqa: PLC0415
+        from replay.artifacts import download_job_outputs, origin_of  # noqa: PLC0415
 
         if not job.is_terminal:
             return  # a job still queued or running has no outputs yet
-        artifacts = download_job_outputs(job, self.client_factory(), self.store, executor=self.pool)
+        client = self.client_factory()
+        origin = origin_of(job)
+        if origin != client.server:
+            # Another server may hold other files under the same names: download only from the job's own server.
+            where = f"it came from {origin}" if origin else "it names no server it came from"
+            self.skipped.append(f"{job.id or 'a job'}: outputs not downloaded, {where} (fetch it by id from there)")
+            return
+        artifacts = download_job_outputs(job, client, self.store, executor=self.pool)
         self.files += len(artifacts)
         self.missing += sum(1 for a in artifacts if a.get("missing"))
 
@@ -183,7 +191,8 @@ class _Downloads:
     def notes(self) -> list[str]:
         """One line saying where the files went and how many the server no longer had."""
         missing = f", {self.missing} missing on the server" if self.missing else ""
-        return [f"outputs: {self.files} file(s) recorded in {self.folder}{missing}"] if self.files else []
+        recorded = [f"outputs: {self.files} file(s) recorded in {self.folder}{missing}"] if self.files else []
+        return recorded + self.skipped
 
 
 __all__ = ["DEFAULT_DIR", "FetchResult", "fetch", "is_file_target", "recipe_name"]

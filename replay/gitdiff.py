@@ -146,6 +146,23 @@ def _ui_lines(ui: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _artifact_lines(artifacts: list[dict[str, Any]]) -> list[str]:
+    """One line per output file, by content: a changed picture changes its line, a new file name alone does not
+    change the hashes (the name is shown last)."""
+    lines = []
+    for artifact in artifacts:
+        label = f"artifact {artifact.get('node')} {artifact.get('key')}[{artifact.get('index')}]"
+        if artifact.get("missing"):
+            lines.append(f"{label}: missing on the server ({artifact.get('filename')})")
+            continue
+        size = f" {artifact.get('width')}x{artifact.get('height')}" if artifact.get("width") is not None else ""
+        frames = f" x{artifact.get('frames')}" if isinstance(artifact.get("frames"), int) and artifact["frames"] > 1 else ""
+        pixels = f" pixels {str(artifact.get('pixels'))[:16]}" if artifact.get("pixels") else ""
+        lines.append(f"{label}: sha256 {str(artifact.get('sha256'))[:16]}{pixels} {artifact.get('media_type')}"
+                     f"{size}{frames} ({artifact.get('filename')})")
+    return lines
+
+
 def render_textconv(job: Job) -> str:
     """Return the line rendering of a job for line diffs: header, prompt node inputs, UI graph without layout.
 
@@ -157,6 +174,8 @@ def render_textconv(job: Job) -> str:
         lines += ["", "# prompt", *_prompt_lines(job.prompt)]
     if job.ui_workflow is not None:
         lines += ["", "# ui workflow", *_ui_lines(job.ui_workflow)]
+    if job.artifacts is not None:
+        lines += ["", "# artifacts", *_artifact_lines(job.artifacts)]
     if job.repro:
         lines += ["", "# repro", *_flat_lines("repro", job.repro)]
     while lines and not lines[0]:

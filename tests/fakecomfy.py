@@ -32,6 +32,9 @@ from fakecomfy_http import (
     ThreadedServer,
     json_response,
     phrase,
+    serve_in_thread,
+    stop_serving,
+    take_fault,
     text_response,
 )
 from fakecomfy_jobs import (
@@ -51,7 +54,7 @@ from fakecomfy_jobs import (
     to_cloud,
     to_oss,
 )
-from fakecomfy_outputs import OutputFiles, Storage, cloud_view, oss_view, render_outputs
+from fakecomfy_outputs import OutputFiles, Storage, add_output_folder, cloud_view, oss_view, render_outputs
 from fakecomfy_run import (
     FailRule,
     FileNamer,
@@ -132,6 +135,9 @@ class FakeComfy:
     crashes inside the fake; a test fixture should assert it is empty).
     What tests can set: `delay` (seconds before every response), `run_polls`, `run_seconds`, `never_finish`,
     `object_info`, plus `add_job`, `fail_when`, `cancel_next` and `fault`.
+    Output files (fakecomfy_outputs): `files.add(filename, data, subfolder=, type=)` serves a file at /api/view;
+    submitted runs of image nodes serve real PNG/WebP files made from the prompt; on Cloud, /api/view redirects to
+    `storage` (a second server on another port whose `requests` show what reached it).
     """
 
     def __init__(self, dialect: str = "cloud", api_key: str | None = "k", object_info: Mapping[str, Any] | None = None,
@@ -181,20 +187,13 @@ class FakeComfy:
         self._stopping.clear()
         if self.dialect == "cloud":
             self.storage = Storage(self.files).start()
-        self._httpd = ThreadedServer(("127.0.0.1", port), self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name=f"fakecomfy-{self.dialect}", daemon=True)
-        self._thread.start()
+        self._httpd, self._thread = serve_in_thread(self, port, f"fakecomfy-{self.dialect}")
         return self
 
     def stop(self) -> None:
         """Stop serving and close the socket; requests still sleeping in a delay are woken up."""
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._httpd, self._thread)
         if self.storage is not None:
             self.storage.stop()
         self._httpd = None
@@ -690,14 +689,7 @@ class FakeComfy:
         with self._lock:
             self.requests.append(Logged(method, target, dict(headers)))
             self.hits[urlsplit(target).path] += 1
-            for fault in self.faults:
-                if fault.matches(method, target):
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                        if fault.remaining <= 0:
-                            self.faults.remove(fault)
-                    return fault
-        return None
+            return take_fault(self.faults, method, target)
 
     def pause(self, seconds: float) -> None:
         """Sleep `seconds`, waking up early when the server stops."""
@@ -761,12 +753,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bulk-size-kb", type=float, default=20.0)
     parser.add_argument("--object-info", metavar="FILE", help="an /object_info dump (.json or .json.gz)")
     parser.add_argument("--run-polls", type=int, default=1, help="detail reads before a submitted job finishes")
+    parser.add_argument("--outputs", metavar="DIR", help="serve DIR/<type>/<subfolder...>/<file> at /api/view")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request on stderr")
     args = parser.parse_args(argv)
     object_info = _read_json(Path(args.object_info)) if args.object_info else None
     server = FakeComfy(args.dialect, api_key=args.api_key, object_info=object_info, delay=args.delay,
                        run_polls=args.run_polls, verbose=args.verbose)
     load_jobs(server, args.jobs)
+    if args.outputs:
+        add_output_folder(server.files, Path(args.outputs))
     if args.bulk:
         server.add_jobs(bulk_jobs(args.bulk, args.bulk_size_kb))
     stop = threading.Event()

@@ -7,6 +7,7 @@ import re
 import socket
 import struct
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -56,6 +57,18 @@ class Fault:
         if self.job_id is not None and self.job_id not in path:
             return False
         return self.pattern is None or self.pattern.search(path) is not None
+
+
+def take_fault(faults: list[Fault], method: str, target: str) -> Fault | None:
+    """The first fault that applies to a request, using up one of its times (call with the owner's lock held)."""
+    for fault in faults:
+        if fault.matches(method, target):
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    faults.remove(fault)
+            return fault
+    return None
 
 
 def phrase(status: int) -> str:
@@ -142,6 +155,23 @@ class ThreadedServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         self.backend.connected()
         super().process_request(request, client_address)
+
+
+def serve_in_thread(backend: Backend, port: int, name: str) -> tuple[ThreadedServer, threading.Thread]:
+    """Bind 127.0.0.1:`port` (0: a free one) and serve `backend` in a daemon thread."""
+    httpd = ThreadedServer(("127.0.0.1", port), backend)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, name=name, daemon=True)
+    thread.start()
+    return httpd, thread
+
+
+def stop_serving(httpd: ThreadedServer | None, thread: threading.Thread | None) -> None:
+    """Stop a server started by `serve_in_thread` and close its socket."""
+    if httpd is not None:
+        httpd.shutdown()
+        httpd.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
 
 
 class _Handler(BaseHTTPRequestHandler):

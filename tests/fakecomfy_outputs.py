@@ -22,10 +22,20 @@ import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fakecomfy_http import Fault, Logged, Response, ThreadedServer, json_response
+from fakecomfy_http import (
+    Fault,
+    Logged,
+    Response,
+    ThreadedServer,
+    json_response,
+    serve_in_thread,
+    stop_serving,
+    take_fault,
+)
 from fakecomfy_jobs import JsonDict, is_link
 
 OSS_TYPES = ("output", "input", "temp")
@@ -61,6 +71,18 @@ class OutputFiles:
     def get(self, type: str, subfolder: str, filename: str) -> Stored | None:
         with self.lock:
             return self.files.get((type, subfolder, filename))
+
+
+def add_output_folder(files: OutputFiles, folder: Path) -> int:
+    """Serve every file below `folder` as `<type>/<subfolder...>/<name>` (e.g. `output/reftest/x.png`); return
+    how many."""
+    count = 0
+    for path in sorted(folder.rglob("*")):
+        parts = path.relative_to(folder).parts
+        if path.is_file() and len(parts) >= 2:
+            files.add(parts[-1], path.read_bytes(), subfolder="/".join(parts[1:-1]), type=parts[0])
+            count += 1
+    return count
 
 
 def _file_response(stored: Stored, filename: str) -> Response:
@@ -114,19 +136,12 @@ class Storage:
         self._thread: threading.Thread | None = None
 
     def start(self) -> Storage:
-        self._httpd = ThreadedServer(("127.0.0.1", 0), self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01},
-                                        name="fakecomfy-storage", daemon=True)
-        self._thread.start()
+        self._httpd, self._thread = serve_in_thread(self, 0, "fakecomfy-storage")
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_serving(self._httpd, self._thread)
         self._httpd = None
 
     @property
@@ -154,14 +169,7 @@ class Storage:
     def record(self, method: str, target: str, headers: Mapping[str, str]) -> Fault | None:
         with self._lock:
             self.requests.append(Logged(method, target, dict(headers)))
-            for fault in self.faults:
-                if fault.matches(method, target):
-                    if fault.remaining is not None:
-                        fault.remaining -= 1
-                        if fault.remaining <= 0:
-                            self.faults.remove(fault)
-                    return fault
-        return None
+            return take_fault(self.faults, method, target)
 
     def respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Response:
         parts = urlsplit(target).path.split("/")

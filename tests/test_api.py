@@ -18,6 +18,7 @@ PUBLIC = {
     "submit_prompt", "submit_job", "wait_for_job", "git_setup", "textconv", "archive_jobs", "ArchiveResult",
     "render_diff_report", "render_verify_report", "ReportLimits",
     "download_outputs", "compare_artifacts", "OutputStore", "OutputPair", "Thresholds", "NotFound",
+    "download_job_outputs", "compare_job_outputs", "cached_nodes",
 }
 
 

@@ -279,18 +279,15 @@ def test_diff_refuses_a_tolerance_out_of_range(tmp_path, option):
 KEY = "artifacts-test-key-0123456789"
 FILES = OUT / "files"
 JOB1, JOB2, JOB3 = (recorded(name)["id"] for name in (RUN1, RUN2, RUN3))
+SUCCESS_A = ["--workflow-id", recorded(RUN1)["workflow_id"]]  # the three success_a runs, not the multi_outputs job
 
 
 def serve_recordings(server) -> None:
-    """The three recorded runs of success_a and their files (run 1's bytes are run 3's: fixtures README)."""
-    for name in (RUN1, RUN2, RUN3):
-        server.add_job(recorded(name))
-    image = (FILES / "success_a_00002_.png").read_bytes()
-    preview = (FILES / "ComfyUI_temp_dzllh_00001_.png").read_bytes()
-    server.files.add("success_a_00001_.png", image, subfolder="reftest")
-    server.files.add("success_a_00002_.png", image, subfolder="reftest")
-    server.files.add("ComfyUI_temp_nagop_00001_.png", preview, type="temp")
-    server.files.add("ComfyUI_temp_dzllh_00001_.png", preview, type="temp")
+    """The recorded success_a runs and their files (tests/test_outputs.py), plus the fully cached run 2."""
+    from test_outputs import serve_recordings as serve_runs_1_and_3
+
+    serve_runs_1_and_3(server)
+    server.add_job(recorded(RUN2))
 
 
 @pytest.fixture(params=["oss", "cloud"])
@@ -369,8 +366,7 @@ def test_diff_outputs_downloads_what_each_side_lacks_and_names_the_cached_run(re
     assert data["identical"] is True
     assert [p["result"] for p in data["outputs"]["pairs"]] == ["identical", "identical"]
     assert data["outputs"]["nodes"] == []
-    if recorded_server.dialect == "oss" or data["cached"] is not None:
-        assert data["cached"] == {"a": [], "b": ["1", "2", "3", "4", "5"]}
+    assert data["cached"] == {"a": [], "b": ["1", "2", "3", "4", "5"]}
     assert sorted(p.name for p in store.iterdir()) == [f"{TEMP_SHA}.png", f"{SAVED_SHA}.png"]
     code, out, _ = run(["diff", JOB1, JOB2, f"--outputs={store}"], env=env)
     assert "from cache: a none; b nodes 1, 2, 3, 4, 5" in out
@@ -387,25 +383,27 @@ def test_archive_outputs_records_every_job_and_a_second_run_downloads_nothing(re
     env = env_for(recorded_server)
     folder = tmp_path / "archive"
     # an earlier archive without outputs: the --outputs run fetches those jobs again for their files
-    assert run(["archive", "-o", str(folder)], env=env)[0] == 0
-    code, out, err = run(["archive", "-o", str(folder), "--outputs", "--json"], env=env)
+    assert run(["archive", "-o", str(folder), *SUCCESS_A], env=env)[0] == 0
+    code, out, err = run(["archive", "-o", str(folder), "--outputs", "--json", *SUCCESS_A], env=env)
     assert code == 0, err
+    assert f"outputs: 6 file(s) recorded in {folder / 'outputs'}\n" in err
     assert sorted(Path(p).name for p in json.loads(out)["written"]) == sorted(f"{j}.yaml" for j in (JOB1, JOB2, JOB3))
     assert sorted(p.name for p in (folder / "outputs").iterdir()) == [f"{TEMP_SHA}.png", f"{SAVED_SHA}.png"]
     for job_id in (JOB1, JOB2, JOB3):
         artifacts = loads_recipe((folder / f"{job_id}.yaml").read_bytes())["artifacts"]
         assert [a["sha256"] for a in artifacts] == [TEMP_SHA, SAVED_SHA]
     asked = views(recorded_server)
-    code, out, _ = run(["archive", "-o", str(folder), "--outputs", "--json"], env=env)
+    code, out, _ = run(["archive", "-o", str(folder), "--outputs", "--json", *SUCCESS_A], env=env)
     assert code == 0 and json.loads(out)["written"] == [] and len(json.loads(out)["unchanged"]) == 3
-    code, out, _ = run(["archive", "-o", str(folder), "--outputs", "--refresh", "--json"], env=env)
+    code, out, _ = run(["archive", "-o", str(folder), "--outputs", "--refresh", "--json", *SUCCESS_A], env=env)
     assert code == 0 and json.loads(out)["written"] == []
     assert views(recorded_server) == asked
 
 
 def test_archive_outputs_fails_a_job_whose_download_breaks_and_keeps_the_others(recorded_server, tmp_path):
     recorded_server.fault(r"/view\?.*success_a_00002_", kind="reset")
-    code, out, err = run(["archive", "-o", str(tmp_path / "a"), "--outputs", "--json"], env=env_for(recorded_server))
+    code, out, err = run(["archive", "-o", str(tmp_path / "a"), "--outputs", "--json", *SUCCESS_A],
+                         env=env_for(recorded_server))
     data = json.loads(out)
     assert code == 3
     assert [f["job_id"] for f in data["failed"]] == [JOB3]
@@ -439,3 +437,49 @@ def test_a_blur_sigma_change_recorded_on_real_comfyui_changes_the_preview_by_one
     assert data["cached"] == {"a": [], "b": ["1"]}
     code, out, _ = run(["show", str(LIVE / "run4.job.json")])
     assert "cached    1 of 5 nodes: 1\n" in out
+
+
+@pytest.mark.parametrize("command", [["fetch", JOB1, "-o", "r"], ["archive", "-o", "r"], ["diff", JOB1, JOB3]])
+def test_an_outputs_folder_that_is_a_file_exits_2_and_writes_nothing(recorded_server, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken").write_bytes(b"not a folder")
+    code, out, err = run([*command, "--outputs=taken"], env=env_for(recorded_server))
+    assert code == 2 and out == ""
+    assert err.endswith("\ncomfy-replay: error: --outputs taken: exists and is not a folder\n") or \
+        err == "comfy-replay: error: --outputs taken: exists and is not a folder\n"
+    assert err.count("error") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    assert views(recorded_server) == 0
+
+
+def test_textconv_shows_one_line_per_artifact_so_git_diff_sees_a_changed_picture(tmp_path):
+    from replay.gitdiff import render_textconv
+
+    job = job_from_recipe(loads_recipe((OUT / "prompt_with_artifacts.recipe.yaml").read_bytes()))
+    text = render_textconv(job)
+    assert "\n# artifacts\n" in text
+    assert ("artifact 10 images[0]: sha256 268ea954b6c68142 pixels 41c4adfa84c6f156 image/png 256x192 "
+            "(success_a_00002_.png)\n") in text
+    assert "artifact 10 images[1]: missing on the server (gone_00001_.png)\n" in text
+
+
+def test_diff_notes_when_only_one_side_has_artifacts(tmp_path):
+    path_a, _ = _recipe_pair(tmp_path, _png(tmp_path / "a.png"), _png(tmp_path / "b.png"))
+    code, out, err = run(["diff", str(path_a), str(OUT / RUN1)])
+    assert code == 0 and "outputs by content" not in out
+    assert err == ("note: B has no artifacts, so output files are compared by name; add --outputs to download its "
+                   "files and compare them by content\n")
+
+
+def test_fetch_outputs_downloads_only_from_the_server_a_job_came_from(recorded_server, tmp_path):
+    env = env_for(recorded_server)
+    # a job file names no server: another server may hold other files under the same names
+    code, _, err = run(["fetch", str(OUT / RUN1), "-o", str(tmp_path / "r"), "--outputs"], env=env)
+    assert code == 0 and views(recorded_server) == 0
+    assert f"{JOB1}: outputs not downloaded, it names no server it came from (fetch it by id from there)" in err
+    assert "artifacts" not in loads_recipe((tmp_path / "r" / f"{JOB1}.yaml").read_bytes())
+    # a recipe fetched by id from this server: its files come from here
+    assert run(["fetch", JOB1, "-o", str(tmp_path / "s")], env=env)[0] == 0
+    code, _, err = run(["fetch", str(tmp_path / "s" / f"{JOB1}.yaml"), "-o", str(tmp_path / "t"), "--outputs"], env=env)
+    assert code == 0, err
+    assert len(loads_recipe((tmp_path / "t" / f"{JOB1}.yaml").read_bytes())["artifacts"]) == 2

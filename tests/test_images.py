@@ -212,6 +212,14 @@ def test_a_decompression_bomb_is_refused_by_the_pixel_limit_before_decoding(tmp_
     assert why is not None and "limit" in why
 
 
+def test_an_image_over_our_pixel_limit_but_under_pillows_is_refused_too(tmp_path):
+    bomb = tmp_path / "big.png"
+    bomb.write_bytes(raw_png(8000, 8000, 8, 0, b""))  # 64 megapixels declared, over the 50 MP limit
+    result, _, why = compare_images(bomb, save(tmp_path / "small.png", flat()), Thresholds())
+    assert result == "incomparable"
+    assert why == "A cannot be decoded: declares 8000x8000 pixels, over the limit of 50,000,000 per frame"
+
+
 def test_other_formats_are_not_decoded(tmp_path):
     path = save(tmp_path / "x.bmp", flat(), "BMP")
     described = describe_file(path, "x.bmp")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -307,7 +308,55 @@ def test_concurrent_downloads_of_the_same_content_store_it_once(oss_server, tmp_
     assert len(stored_names(store)) == 2
 
 
+def test_stored_files_get_the_usual_permissions_not_private_ones(oss_server, tmp_path):
+    serve_recordings(oss_server)
+    store = OutputStore(tmp_path)
+    old = os.umask(0o022)
+    try:
+        with client_for(oss_server) as client:
+            artifact, = download_outputs(client, {"4": load(RUN1)["outputs"]["4"]}, store)
+    finally:
+        os.umask(old)
+    assert store.path_for(artifact).stat().st_mode & 0o777 == 0o644
+
+
 # ---------------------------------------------------------------------------------------------- comparing
+
+
+LIVE = DATA / "outputs" / "live"
+
+
+def live_artifacts(store: OutputStore, name: str, node: str) -> list[dict]:
+    from replay.outputs import describe_file
+
+    described = describe_file(LIVE / name, name)
+    target = store.root / (described["sha256"] + ".png")
+    target.write_bytes((LIVE / name).read_bytes())
+    return [{"node": node, "key": "images", "index": 0, "filename": name, "subfolder": "", "type": "output",
+             **described}]
+
+
+def test_real_comfyui_files_differing_only_in_the_embedded_prompt_are_same_pixels(tmp_path):
+    store = OutputStore(tmp_path)
+    pair, = compare_artifacts(live_artifacts(store, "save_plain.png", "4"),
+                              live_artifacts(store, "save_titled.png", "4"), store_a=store, store_b=store)
+    assert (pair.result, pair.within_tolerance, pair.metrics) == ("same-pixels", True, None)
+
+
+def test_real_comfyui_previews_of_blur_4_and_5_differ_by_one_level_everywhere(tmp_path):
+    store = OutputStore(tmp_path)
+    a = live_artifacts(store, "preview_blur4.png", "5")
+    b = live_artifacts(store, "preview_blur5.png", "5")
+    exact, = compare_artifacts(a, b, store_a=store, store_b=store)
+    # every one of the 256 x 192 pixels has one of its three channels one level off:
+    # mean 1/3, MSE 1/3, PSNR 10 log10(255^2 * 3) = 52.902 dB
+    assert exact.result == "different" and not exact.within_tolerance
+    assert exact.metrics == {"changed_pixels": 256 * 192, "changed_ratio": 1.0, "max_diff": 1,
+                             "mean_diff": pytest.approx(1 / 3, abs=1e-6), "psnr": pytest.approx(52.902, abs=1e-3)}
+    by_threshold, = compare_artifacts(a, b, store_a=store, store_b=store, thresholds=Thresholds(pixel_threshold=1))
+    assert by_threshold.within_tolerance and by_threshold.metrics["changed_pixels"] == 0
+    by_psnr, = compare_artifacts(a, b, store_a=store, store_b=store, thresholds=Thresholds(min_psnr=50))
+    assert by_psnr.within_tolerance and by_psnr.result == "different"
 
 
 def art(node="4", index=0, **fields):

@@ -525,7 +525,7 @@ def test_recipe_top_level_is_closed_and_its_parts_are_checked():
     recipe["prompt"]["5"]["inputs"]["values.b"] = ["99", 0]
     assert lines(recipe, "recipe") == [
         "doc.json: $.job: a recipe's job has no 'workflow': it is kept as prompt, extra_data and ui_workflow",
-        "doc.json: $.promt: unknown key; a recipe has recipe, source, job, prompt, extra_data, ui_workflow and repro",
+        "doc.json: $.promt: unknown key; a recipe has recipe, source, job, prompt, extra_data, ui_workflow, artifacts and repro",
         "doc.json: $.recipe: this is recipe format 1; no other version exists",
         'doc.json: $.source.job_id: "../../etc/passwd" is not a valid uuid',
         "doc.json: $.source.server: must be scheme://host[:port], without credentials, path or query",

@@ -111,6 +111,10 @@ def cmd_diff(ctx: Context) -> int:
                   for job, ref in zip(jobs, (a.a, a.b), strict=True)]
     result = diff_jobs(*jobs, tolerance=a.tolerance, ignore=a.ignore, include_layout=a.include_layout, ui=a.ui,
                        thresholds=thresholds, stores=stores or (None, None))
+    lacking = [name for name, job in zip("AB", jobs, strict=True) if job.artifacts is None and job.is_terminal]
+    if len(lacking) == 1 and a.outputs is None:
+        ctx.info(f"note: {lacking[0]} has no artifacts, so output files are compared by name; "
+                 "add --outputs to download its files and compare them by content")
     fmt = "json" if ctx.as_json else a.format or "text"
     if fmt == "json":
         text = json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n"

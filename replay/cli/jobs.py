@@ -95,7 +95,9 @@ def cmd_archive(ctx: Context) -> int:
     statuses = parse_statuses(a.status)
     bar = _ProgressBar(ctx) if _is_terminal(ctx.stderr) and not getattr(a, "quiet", False) else None
     try:
-        result = archive(ctx.client(pool_size=max(a.concurrency, 1)), a.output, statuses=statuses,
+        # with --outputs, as many download threads as fetching threads share the pool
+        connections = max(a.concurrency, 1) * (2 if a.outputs is not None else 1)
+        result = archive(ctx.client(pool_size=connections), a.output, statuses=statuses,
                          workflow_id=a.workflow_id, limit=a.limit, concurrency=a.concurrency, refresh=a.refresh,
                          api_key=ctx.api_key, on_progress=bar.show if bar else None, helpers=None,
                          outputs=a.outputs)
