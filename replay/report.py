@@ -574,6 +574,13 @@ def render_diff_report(
     page.add("<h2>Jobs</h2>", _jobs_table(a, b, labels))
     if diff.status is not None:
         page.add(f"<p>Status changed: {_badge(str(diff.status[0]))} → {_badge(str(diff.status[1]))}</p>")
+    environment = [_pair_json(c) for c in getattr(diff, "environment", None) or ()]  # when recipes carry one
+    if environment:
+        page.add("<h2>Environment changes</h2>", _table(
+            ["kind", "name", "change", "a", "b"],
+            [[_e(c.get("kind", "")), f"<code>{_e(c.get('name', ''))}</code>", _e(c.get("change", "")),
+              _value(c.get("a", MISSING), limits), _value(c.get("b", MISSING), limits)] for c in environment],
+            "environment"))
     rows = _node_rows(diff, limits)
     nodes = diff.nodes
     page.add(f"<h2>Node changes ({_e(diff.compared)})</h2>")

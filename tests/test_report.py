@@ -440,3 +440,22 @@ def test_first_frame_of_a_real_animated_webp_is_its_first_picture():
     with Image.open(path) as image:
         expected = image.convert(frame.mode)
     assert frame.size == (64, 48) and frame.tobytes() == expected.tobytes()
+
+
+def test_environment_changes_of_the_diff_are_a_table_when_recipes_carry_them():
+    from dataclasses import dataclass
+
+    @dataclass
+    class EnvChange:  # the shape of an environment change: what to_json gives
+        def to_json(self) -> dict[str, Any]:
+            return {"kind": "system", "name": "comfyui_version", "change": "up", "a": "0.3.0", "b": HOSTILE}
+
+    a, b = hostile_jobs()
+    diff = diff_jobs(a, b)
+    object.__setattr__(diff, "environment", (EnvChange(),))
+    page = render_diff_report(diff, a, b)
+    table = re.search(r'<table class="environment">.*?</table>', page, re.S)
+    assert table is not None
+    assert "<td><code>comfyui_version</code></td><td>up</td><td><code>&quot;0.3.0&quot;</code></td>" in table.group(0)
+    assert "&lt;script&gt;" in table.group(0)
+    assert "environment" not in render_diff_report(diff_jobs(a, b), a, b).split("<main>")[1]
