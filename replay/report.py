@@ -238,11 +238,17 @@ def _media_tag(path: Path, mime: str) -> str:
 # ---------------------------------------------------------------------------------------------- pieces
 
 
-def _table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
-    """A table from already-escaped cells."""
+def _cell(cell: str | tuple[str, int]) -> str:
+    if isinstance(cell, tuple):
+        return f'<td colspan="{cell[1]}">{cell[0]}</td>'
+    return f"<td>{cell}</td>"
+
+
+def _table(head: Sequence[str], rows: Iterable[Sequence[str | tuple[str, int]]], cls: str = "") -> str:
+    """A table from already-escaped cells; a cell (html, n) spans n columns."""
     klass = f' class="{cls}"' if cls else ""
     out = [f"<table{klass}><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
-    out += ["<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows]
+    out += ["<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows]
     out.append("</tbody></table>")
     return "\n".join(out)
 
@@ -324,10 +330,10 @@ def _jobs_table(a: Job, b: Job, labels: tuple[str, str] | None) -> str:
     return _table(["", "a", "b"], rows, "jobs")
 
 
-def _node_rows(d: JobDiff, limits: ReportLimits) -> list[list[str]]:
+def _node_rows(d: JobDiff, limits: ReportLimits) -> list[list[str | tuple[str, int]]]:
     """Rows of the node-change table: node, class, change, a, b (as `diff --format md` lists them)."""
     ui = d.compared == "ui"
-    rows: list[list[str]] = []
+    rows: list[list[str | tuple[str, int]]] = []
 
     def where(node_id: str, subgraph: str | None) -> str:
         return _e(node_id if subgraph is None else f"{node_id} (subgraph {subgraph})")
@@ -344,7 +350,7 @@ def _node_rows(d: JobDiff, limits: ReportLimits) -> list[list[str]]:
         for change in node.inputs:
             label = f"<code>{_e(change.name)}</code>"
             if change.line_diff:
-                rows.append([place, _e(node.class_type), label, _line_diff_html(change.line_diff, limits), ""])
+                rows.append([place, _e(node.class_type), label, (_line_diff_html(change.line_diff, limits), 2)])
             else:
                 rows.append([place, _e(node.class_type), label, _value(change.a, limits, name=change.name, ui=ui),
                              _value(change.b, limits, name=change.name, ui=ui)])

@@ -116,7 +116,7 @@ def test_node_changes_are_a_table_with_one_row_per_change_like_markdown():
     rows = re.findall(r"<tr>(.*?)</tr>", table.group(0), re.S)[1:]
     # node 3 filename_prefix, node 5 expression (a text diff), node 1 title: three rows, in that order
     assert [re.sub(r"<[^>]+>", "", r.split("</td>")[2]) for r in rows] == ["filename_prefix", "expression", "title"]
-    assert '<pre class="diff">' in rows[1] and '<span class="add">+' in rows[1]
+    assert '<td colspan="2"><pre class="diff">' in rows[1] and '<span class="add">+' in rows[1]
 
 
 def test_the_error_of_each_job_names_node_class_and_exception():
