@@ -459,3 +459,4 @@ def test_environment_changes_of_the_diff_are_a_table_when_recipes_carry_them():
     assert "<td><code>comfyui_version</code></td><td>up</td><td><code>&quot;0.3.0&quot;</code></td>" in table.group(0)
     assert "&lt;script&gt;" in table.group(0)
     assert "environment" not in render_diff_report(diff_jobs(a, b), a, b).split("<main>")[1]
+
