@@ -283,29 +283,67 @@ def _same_bytes(path_a: Path, path_b: Path) -> bool:
                 return True
 
 
+def first_frame(path: Path) -> Image.Image:
+    """The first frame of an image file in the canonical form (8-bit RGB, or RGBA with transparency), decoded
+    within the pixel limits; raises DecodeError when it cannot be."""
+    image = _open(path)
+    frame: Image.Image | None = None
+    try:
+        frame = next(_frames(image), None)
+        if frame is None:
+            raise DecodeError("no frame to decode")
+        if frame is image and getattr(image, "fp", None) is not None:
+            frame = image.copy()  # an animation keeps its file open: keep the pixels, then close it
+        return frame
+    finally:
+        if frame is not image:  # a still image's file was closed once loaded; closing it would drop the pixels
+            image.close()
+
+
+def shrink(image: Image.Image, max_side: int, *, mask: bool = False) -> Image.Image:
+    """`image` scaled down to fit `max_side` (unchanged when it fits): first by a whole factor with `reduce`
+    (a box average, many times faster than `resize`), then the rest of the way. A `mask` ("L", 0 or 255) stays
+    a mask in which every box holding a marked pixel is marked, so a single changed pixel never vanishes."""
+    scale = max_side / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    keep_any = [0] + [255] * 255
+    factor = int(1 / scale)
+    while factor >= 2:
+        step = min(factor, 8) if mask else factor  # 255 / 8**2 still rounds to a marked value
+        image = image.reduce(step)
+        image = image.point(keep_any) if mask else image
+        factor //= step
+    if image.size != size:
+        image = image.resize(size, Image.Resampling.BOX if mask else Image.Resampling.BILINEAR)
+        image = image.point(keep_any) if mask else image
+    return image
+
+
+def mark_changes(frame_a: Image.Image, frame_b: Image.Image, *, max_side: int = 512, threshold: int = 0) -> Image.Image:
+    """Pixels whose channel difference is over `threshold` painted red over a faded grey copy of A, scaled to fit
+    `max_side`; the two frames have one size. The changes are found at full size, so one pixel still shows."""
+    if frame_a.mode != frame_b.mode:
+        frame_a, frame_b = frame_a.convert("RGBA"), frame_b.convert("RGBA")
+    changed = _changed_mask(ImageChops.difference(frame_a, frame_b), threshold)
+    small = shrink(frame_a, max_side)
+    base = Image.blend(small.convert("L").convert("RGB"), Image.new("RGB", small.size, "white"), 0.6)
+    base.paste(Image.new("RGB", base.size, (220, 20, 60)), mask=shrink(changed, max_side, mask=True))
+    return base
+
+
 def difference_image(path_a: Path, path_b: Path, *, max_side: int = 512) -> Image.Image | None:
     """Changed pixels of the first frames painted red over a faded grey copy of A, scaled to fit `max_side`;
     None when the two cannot be compared (undecodable, or of different sizes)."""
     try:
-        with _open(path_a) as image_a, _open(path_b) as image_b:
-            if image_a.size != image_b.size:
-                return None
-            frame_a = next(_frames(image_a))
-            frame_b = next(_frames(image_b))
-    except (DecodeError, StopIteration):
+        frame_a = first_frame(path_a)
+        frame_b = first_frame(path_b)
+    except DecodeError:
         return None
-    if frame_a.mode != frame_b.mode:
-        frame_a, frame_b = frame_a.convert("RGBA"), frame_b.convert("RGBA")
-    changed = _changed_mask(ImageChops.difference(frame_a, frame_b), 0)
-    base = Image.blend(frame_a.convert("L").convert("RGB"), Image.new("RGB", frame_a.size, "white"), 0.6)
-    scale = min(1.0, max_side / max(frame_a.size))
-    if scale < 1.0:
-        size = (max(1, round(frame_a.width * scale)), max(1, round(frame_a.height * scale)))
-        base = base.resize(size, Image.Resampling.BOX)
-        # BOX averages: any changed pixel in a box leaves a non-zero mean, so small changes stay visible.
-        changed = changed.resize(size, Image.Resampling.BOX).point(lambda value: 255 if value else 0)
-    base.paste(Image.new("RGB", base.size, (220, 20, 60)), mask=changed)
-    return base
+    if frame_a.size != frame_b.size:
+        return None
+    return mark_changes(frame_a, frame_b, max_side=max_side)
 
 
 __all__ = [
@@ -317,5 +355,8 @@ __all__ = [
     "Thresholds",
     "compare_images",
     "difference_image",
+    "first_frame",
     "inspect_image",
+    "mark_changes",
+    "shrink",
 ]

@@ -18,6 +18,7 @@ PUBLIC = {
     "submit_prompt", "submit_job", "wait_for_job", "git_setup", "textconv", "archive_jobs", "ArchiveResult",
     "bisect_jobs", "plan_bisect", "find_changes", "write_bisect", "BisectResult",
     "verify_recipes", "VerifyRun", "VerifyResult",
+    "render_diff_report", "render_verify_report", "ReportLimits",
     "download_outputs", "compare_artifacts", "OutputStore", "OutputPair", "Thresholds", "NotFound",
     "download_job_outputs", "compare_job_outputs", "cached_nodes",
     "run_preflight", "PreflightReport", "Finding", "capture_environment", "environment_drift", "diff_environments",

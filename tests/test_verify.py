@@ -499,8 +499,7 @@ def test_load_suite_reads_folders_recursively_in_natural_order(server: FakeComfy
 def test_real_comfyui_runs_are_judged_cached_only_when_every_output_came_from_cache() -> None:
     from helpers import load
 
-    from replay.jobs import all_outputs_cached
-    from replay.jobs import cached_nodes
+    from replay.jobs import all_outputs_cached, cached_nodes
 
     cached = job_from_document(load("verify/live_keep_cache_cached.job.json"))
     evicted = job_from_document(load("verify/live_keep_cache_evicted.job.json"))

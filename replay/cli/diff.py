@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from replay.cli._base import (
     EXIT_NEGATIVE,
@@ -62,8 +63,11 @@ def cmd_convert(ctx: Context) -> int:
 def _diff_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("a", metavar="A", help="job id, job/history/prompt/UI JSON file, recipe, or -")
     p.add_argument("b", metavar="B", help="the same kinds of reference as A")
-    p.add_argument("--format", choices=("text", "json", "md"), default=None,
-                   help="text (default), json (the --json shape) or md (Markdown for a pull request)")
+    p.add_argument("--format", choices=("text", "json", "md", "html"), default=None,
+                   help="text (default), json (the --json shape), md (Markdown for a pull request) or html (one "
+                        "self-contained page with the images side by side; use -o)")
+    p.add_argument("-o", "--output", metavar="FILE", default="-",
+                   help="write the result to FILE (atomically) instead of standard output")
     p.add_argument("--include-layout", action="store_true",
                    help="also compare UI layout (pos, size, extra.ds, order, colours, flags, groups)")
     p.add_argument("--ui", action="store_true", help="compare the UI workflows even when both sides have a prompt")
@@ -83,6 +87,8 @@ def _diff_args(p: argparse.ArgumentParser) -> None:
          "When both sides have artifacts (fetch --outputs), output files are compared by content, not name:\n"
          "identical, same-pixels, different (with pixel metrics), incomparable or missing; --outputs downloads\n"
          "what a side lacks. Nodes a run took from ComfyUI's cache are named.\n"
+         "--format html -o report.html writes one self-contained page (images inline, no network, at most\n"
+         "20 MiB): both jobs, node changes as tables, each output's a, b and difference image with its numbers.\n"
          "Example: comfy-replay diff recipes/examples/success_a.job.json recipes/examples/fail_runtime_zerodiv.job.json")
 @arguments(_diff_args)
 def cmd_diff(ctx: Context) -> int:
@@ -111,11 +117,33 @@ def cmd_diff(ctx: Context) -> int:
                  "add --outputs to download its files and compare them by content")
     fmt = "json" if ctx.as_json else a.format or "text"
     if fmt == "json":
-        ctx.emit_json(to_json(result))
+        text = json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "md":
-        ctx.stdout.write(render_markdown(result, labels=(a.a, a.b)))
+        text = render_markdown(result, labels=(a.a, a.b))
+    elif fmt == "html":
+        from replay.report import render_diff_report  # noqa: PLC0415
+
+        text = render_diff_report(result, *jobs, stores=stores or (), labels=(a.a, a.b),
+                                  pixel_threshold=a.pixel_threshold or 0)
     else:
-        ctx.stdout.write(render_text(result, ctx.color(), labels=(a.a, a.b)))
+        text = render_text(result, ctx.color() and a.output == "-", labels=(a.a, a.b))
+    _write_result(ctx, text, a.output)
     return EXIT_NEGATIVE if a.exit_code and not result.identical else EXIT_OK
+
+
+def _write_result(ctx: Context, text: str, output: str) -> None:
+    """Write a command's result to stdout (`-`) or atomically to a file, saying where it went."""
+    if output == "-":
+        ctx.stdout.write(text)
+        return
+    from replay.canonical import atomic_write  # noqa: PLC0415
+
+    if os.path.isdir(output):
+        raise InputError(f"-o {output}: is a folder; name the file to write, e.g. -o {os.path.join(output, 'report.html')}")
+    try:
+        atomic_write(output, text.encode("utf-8"))
+    except OSError as exc:
+        raise InputError(f"-o {output}: cannot write it ({exc.strerror or exc})") from exc
+    ctx.info(f"wrote {output} ({len(text.encode('utf-8')):,} bytes)")
 
 
