@@ -184,7 +184,7 @@ class RunLog:
                 self.runs[entry["key"]] = Run(
                     key=entry["key"], changes=list(entry.get("changes") or []), outcome=entry["outcome"],
                     posted=bool(entry.get("posted")), job_id=entry.get("job_id"), status=entry.get("status"),
-                    error=entry.get("error"), note=entry.get("note"), resumed=True,
+                    error=_error_in_order(entry.get("error")), note=entry.get("note"), resumed=True,
                 )
 
     def _append(self, entry: dict[str, Any]) -> None:
@@ -209,6 +209,17 @@ class RunLog:
     def posted(self) -> int:
         """How many submissions the bisect used (finished runs and runs still waited for)."""
         return sum(1 for run in self.runs.values() if run.posted) + len(self.pending)
+
+
+_ERROR_KEYS = ("node_id", "node_type", "exception_type", "message")
+
+
+def _error_in_order(error: Any) -> Any:
+    """A logged error with its keys in `error_fields` order again (log lines are written with sorted keys), so a
+    resumed bisect writes the same recipe as the one that made the runs."""
+    if not isinstance(error, dict):
+        return error
+    return {**{k: error[k] for k in _ERROR_KEYS if k in error}, **{k: v for k, v in error.items() if k not in _ERROR_KEYS}}
 
 
 def log_path(out: str | None) -> str | None:
@@ -605,9 +616,32 @@ def write_bisect(result: BisectResult, out: str, *, force: bool = False, api_key
     target = bisect_target(out, result.bad.id)
     if target == "-":
         return "-", dumps_recipe(recipe)
+    _keep_first_capture(target, recipe)
     state = write_recipe(target, recipe, force=force)
     result.recipe_path = target
     return target, state
+
+
+def _keep_first_capture(target: str, recipe: dict[str, Any]) -> None:
+    """Keep the environment of the answer already at `target` when it is the same bisect's on the same server.
+
+    A bisect resumed from its log wrote that recipe when its runs were made; its capture stands, so running the
+    same command again leaves the file byte for byte as it was.
+    """
+    from replay import canonical  # noqa: PLC0415
+    from replay.environment import first_capture_stands  # noqa: PLC0415
+    from replay.errors import DocumentError  # noqa: PLC0415
+
+    new = recipe.get("environment")
+    try:
+        old = canonical.loads(Path(target).read_bytes(), file=target)
+    except (OSError, DocumentError):
+        return
+    if not isinstance(old, dict) or not isinstance(new, dict) or not isinstance(old.get("environment"), dict):
+        return
+    if old.get("source") != recipe.get("source") or old["environment"].get("server") != new.get("server"):
+        return
+    recipe["environment"] = first_capture_stands(old["environment"], new)
 
 
 def culprit_diff(result: BisectResult, *, color: bool = False) -> str:

@@ -32,6 +32,7 @@ from replay.bisect import (
     one_culprit_runs,
     prompt_key,
     worst_case_runs,
+    write_bisect,
 )
 from replay.cli import main
 from replay.client import Client
@@ -823,3 +824,19 @@ def test_strict_env_needs_the_preflight(server: FakeComfy) -> None:
     assert server.submissions == []
     with client_for(server) as client, pytest.raises(InputError, match="needs the preflight"):
         bisect_jobs(client, *ends(blur_chain(2), changed_chain(2), "2"), strict_env=True, preflight=False)
+
+
+def test_a_resumed_bisect_keeps_the_first_capture_and_leaves_its_recipe_unchanged(
+    defined: FakeComfy, tmp_path: Path
+) -> None:
+    defined.rules.append(rule_at("2", radius_two(1)))
+    good, bad = ends(blur_chain(4), changed_chain(4), "2")
+    target = str(tmp_path / "answer.yaml")
+    states = []
+    for day in (1, 2):
+        with client_for(defined) as client:
+            result = bisect_jobs(client, good, bad, log=log_path(target), clock=lambda day=day: day * 86400.0)
+        states.append(write_bisect(result, target)[1])
+    assert states == ["written", "unchanged"]
+    assert loads_recipe(Path(target).read_text())["environment"]["captured_at"] == "1970-01-02T00:00:00Z"
+    assert no_prompt_twice(defined)
