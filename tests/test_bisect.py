@@ -840,3 +840,32 @@ def test_a_resumed_bisect_keeps_the_first_capture_and_leaves_its_recipe_unchange
     assert states == ["written", "unchanged"]
     assert loads_recipe(Path(target).read_text())["environment"]["captured_at"] == "1970-01-02T00:00:00Z"
     assert no_prompt_twice(defined)
+
+
+def test_the_real_walk_through_with_an_edited_environment_warns_as_the_real_comfyui_run_did(
+    defined: FakeComfy, tmp_path: Path
+) -> None:
+    """The recipes fetched from a real ComfyUI (GOOD's versions edited by hand) against a fake serving that server's
+    /system_stats: the same two warnings, the same culprit, and the answer's environment equal to the real one."""
+    defined.system_stats = load("bisect/system_stats_8196.json")
+    defined.rules.append(PromptRule(class_type="ImageBlend", when=batch_mismatch, exception_type="RuntimeError",
+                                    message="The size of tensor a (2) must match the size of tensor b (3)"))
+    good, bad = str(DATA / "bisect/env_good.yaml"), str(DATA / "bisect/env_bad.yaml")
+    out_file = tmp_path / "culprit.yaml"
+    code, _out, err = run_cli(["bisect", good, bad, "--strict-env", "-o", str(out_file)], defined)
+    assert code == 2 and defined.submissions == [] and not out_file.exists()
+    code, out, err = run_cli(["bisect", good, bad, "-o", str(out_file), "--json"], defined)
+    assert code == 0, err
+    assert err.splitlines() == [
+        "comfy-replay: warning: environment drift: ComfyUI 0.33.0 on the server, the recipe recorded 0.32.0 "
+        "(newer on the server)",
+        "comfy-replay: warning: environment drift: PyTorch 2.14.1+cu130 on the server, the recipe recorded "
+        "2.9.0+cu128 (newer on the server)",
+    ]
+    assert json.loads(out)["culprits"] == ["2.batch_size"]
+    real = loads_recipe((DATA / "bisect/env_culprit.bisect.yaml").read_text())
+    ours = loads_recipe(out_file.read_text())
+    assert real["bisect"]["culprits"] == ours["bisect"]["culprits"] == ["2.batch_size"]
+    for part in ("captured", "system", "packages", "devices", "node_packs"):
+        assert ours["environment"][part] == real["environment"][part], part
+    assert "argv" not in out_file.read_text() and "--listen" not in out_file.read_text()
