@@ -384,7 +384,9 @@ def test_a_recipe_of_a_failed_job_is_refused(server: FakeComfy, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--report", "r.html"], "--report: the HTML report is not part of this version"),
+    (["--report", "/nonexistent/folder/r.html"], "--report /nonexistent/folder/r.html: cannot write a file in "
+                                                 "/nonexistent/folder"),
+    (["--report", "/tmp"], "--report /tmp: is a folder; name the file to write"),
     (["--pixel-threshold", "300"], "--pixel-threshold must be a channel difference from 0 to 255, not 300"),
     (["--max-diff-ratio", "2"], "--max-diff-ratio must be a fraction of pixels from 0 to 1, not 2.0"),
     (["--min-psnr", "nan"], "--min-psnr must be a number of decibels >= 0, not nan"),
