@@ -598,7 +598,8 @@ def report_images(page: str) -> list[Image.Image]:
 def test_report_shows_every_recipe_and_the_images_of_a_mismatch(server: FakeComfy, tmp_path: Path) -> None:
     suite = tmp_path / "suite"
     suite.mkdir()
-    record(server, prompt_for(0x336699), suite, "a_blue")
+    blue = record(server, prompt_for(0x336699), suite, "a_blue")
+    with_environment(blue, older_comfyui)
     gray = record(server, prompt_for(0x808080), suite, "b_gray")
     replace_artifact(gray, one_pixel_changed(by=40))
     report = tmp_path / "report.html"
@@ -615,6 +616,10 @@ def test_report_shows_every_recipe_and_the_images_of_a_mismatch(server: FakeComf
         image.load()
         assert image.size == (WIDTH, HEIGHT)
     assert "1 match, 1 mismatch" in page
+    # The drift of the recipe that matched is on the page too, in a table of its own.
+    drift = page.split('class="drift"')[1].split("</table>")[0]
+    assert drift.count("<tr>") == 2
+    assert str(blue) in drift and "ComfyUI 0.33.0 on the server, the recipe recorded 0.32.0" in drift
     # The new outputs were in a temporary store, now removed: the page holds what it shows, nothing else is left.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "suite"]
 
