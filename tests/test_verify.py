@@ -26,8 +26,9 @@ from replay.cli import main
 from replay.client import Client
 from replay.fetching import fetch
 from replay.jobs import job_from_document
-from replay.outputs import OutputStore, describe_file
+from replay.outputs import OutputStore, compare_artifacts, describe_file
 from replay.recipe import dumps_recipe, loads_recipe
+from replay.report import render_verify_report
 from replay.submit import submit_prompt, wait_for_job
 from replay.verify import VerifyInterrupted, VerifyResult, load_suite, verify
 from replay.verify_render import junit_xml
@@ -799,3 +800,25 @@ def test_update_records_the_environment_of_the_run_that_made_the_new_outputs(ser
     # The next run matches and finds no drift: the recipe now says where its outputs were made.
     code, _, err = run_cli(str(path), "--server", server.url)
     assert code == 0 and "warning" not in err
+
+
+def test_a_recorded_real_comfyui_run_renders_with_its_drift_and_its_numbers() -> None:
+    """A real verify run on ComfyUI 0.33.0 (tests/data/README.md): its JSON and its two differing PNGs."""
+    run = json.loads((DATA / "verify" / "live_run_drift_mismatch.json").read_text(encoding="utf-8"))
+    store = OutputStore(DATA / "verify" / "live_store")
+    assert [r["result"] for r in run["results"]] == ["match", "match", "mismatch"]
+    # Every result says where it ran, captured at submit time; only icon.yaml (edited to 0.32.0) drifted.
+    for result in run["results"]:
+        assert result["environment"]["captured"] == "run"
+        assert result["environment"]["system"]["comfyui_version"] == "0.33.0"
+        assert "argv" not in json.dumps(result["environment"])
+    assert [[d["subject"] for d in r["environment_drift"]] for r in run["results"]] == [[], ["ComfyUI"], []]
+    # The numbers compare again from the two real files as they did on the day (checked by hand with Pillow).
+    recorded = run["results"][2]["outputs"][0]
+    pair = compare_artifacts([recorded["a"]], [recorded["b"]], store_a=store, store_b=store)[0]
+    assert pair.result == "different"
+    assert pair.metrics is not None and pair.metrics["changed_pixels"] == 64784 and pair.metrics["max_diff"] == 3
+    assert pair.metrics["psnr"] == pytest.approx(48.2755, abs=1e-3)
+    page = render_verify_report(run["results"], stores=[store])
+    assert "ComfyUI 0.33.0 on the server, the recipe recorded 0.32.0 (newer on the server)" in page
+    assert [image.size for image in report_images(page)] == [(256, 256)] * 3
