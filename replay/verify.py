@@ -297,6 +297,7 @@ def _verify_one(server: _Server, item: SuiteRecipe, settings: _Settings, new_sto
 
     def keep(report: PreflightReport) -> None:
         result.environment_drift, result.environment = report.drift_json(), report.environment
+
     clear = not settings.keep_cache and server.can_free
     try:
         if clear:

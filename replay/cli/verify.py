@@ -30,8 +30,8 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
                    help="a server to run on (repeat to spread the recipes over several, one job at a time each; "
                         "default: env COMFY_SERVER, else as for every command)")
     p.add_argument("--update", action="store_true",
-                   help="record the new outputs of mismatching recipes as their artifacts, with the run's environment (never a failed or "
-                        "cached run)")
+                   help="record the new outputs of mismatching recipes as their artifacts, with the run's "
+                        "environment (never a failed or cached run)")
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a test case per recipe) for CI systems")
     p.add_argument("--report", metavar="FILE",
                    help="also write one self-contained HTML page of the run: a summary table, then each recipe "
