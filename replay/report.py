@@ -627,8 +627,9 @@ def render_verify_report(
 
     `results` is a `VerifyRun` (anything with `.results`) or a list of verify results: dicts in the SPEC §4
     `verify` shape (`recipe`, `result`, `server`, `job_id`, `outputs`, `cached_nodes`, `error`, and `failure`
-    when there is one) or objects with `to_json()`. The outputs' files are looked up in `stores` (the recipes'
-    store and the store of the new outputs); the recorded artifacts are side a, the new run's side b.
+    and `environment_drift` when there are some) or objects with `to_json()`; drift gets a table of its own.
+    The outputs' files are looked up in `stores` (the recipes' stores and the store of the new outputs); the
+    recorded artifacts are side a, the new run's side b.
     """
     interrupted = bool(getattr(results, "interrupted", False))
     rows = [_pair_json(r) for r in getattr(results, "results", results)]
@@ -648,6 +649,11 @@ def render_verify_report(
         ])
     page.add("<h2>Summary</h2>", _table(["recipe", "result", "server", "job", "outputs", "from cache", "error"],
                                         summary, "summary"))
+    drift = [[f"<code>{_e(row.get('recipe', ''))}</code>", _server(row.get("server")), _e(d.get("kind", "")),
+              _e(d.get("message", ""))]
+             for row in rows for d in (_pair_json(d) for d in row.get("environment_drift") or [])]
+    if drift:  # SPEC §9: how each server differed from where the recipe's job ran, found before its POST
+        page.add("<h2>Environment drift</h2>", _table(["recipe", "server", "kind", "difference"], drift, "drift"))
     for row in rows:
         if row.get("result") == "match":
             continue

@@ -11,6 +11,12 @@ each server runs one job at a time (ComfyUI runs one at a time anyway) and every
 server that stops answering gets its recipe reported as `error` and takes no more work; the others go on.
 Results come back in recipe order whatever the finish order. Ctrl-C (in the main thread) stops the run: the
 jobs in hand are abandoned and VerifyInterrupted carries what was verified so far. This module never prints.
+
+Before each POST the preflight (`replay.preflight.run_preflight`, through `submit_job`) compares the recipe's
+`environment` with the server's: the drift and the server's environment, captured at run time, go into the
+result (and into the recipe with `--update`). With `strict_env` every recipe is checked against every server
+before anything is submitted. Either way a server costs two GETs (`/system_stats`, `/object_info`), cached by
+its client. With `report`, the HTML report of the run is written while the new outputs are still on disk.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +36,7 @@ from replay import canonical
 from replay.errors import (
     AuthError,
     DocumentError,
+    EnvironmentDrift,
     GraphError,
     InputError,
     ReplayError,
@@ -45,6 +52,7 @@ if TYPE_CHECKING:
     from replay.client import Client
     from replay.nodedefs import NodeDefs
     from replay.outputs import OutputPair, OutputStore, Thresholds
+    from replay.preflight import PreflightReport
 
 RESULTS = ("match", "mismatch", "failed", "cached", "error")
 DEFAULT_WAIT_TIMEOUT = 600.0
@@ -151,7 +159,9 @@ class VerifyResult:
 
     `outputs` are the compared pairs (recorded = a, new = b); `failure` the failing node of a `failed` rerun
     (`node_id`, `node_type`, `exception_type`, `message`); `error` says in words why a recipe is `failed`,
-    `cached` or `error`. `artifacts` are the new outputs (what `--update` records).
+    `cached` or `error`. `artifacts` are the new outputs (what `--update` records). `environment_drift` is how
+    the server differs from the recipe's `environment` (SPEC §9, `Drift.to_json()` each); `environment` is the
+    server's environment for this prompt captured at submit time (`captured: run`; None without a preflight).
     """
 
     recipe: str
@@ -165,6 +175,8 @@ class VerifyResult:
     seconds: float = 0.0
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     updated: bool = False
+    environment_drift: list[dict[str, Any]] = field(default_factory=list)
+    environment: dict[str, Any] | None = None
     server_lost: bool = field(default=False, repr=False)
 
     @property
@@ -173,11 +185,13 @@ class VerifyResult:
         return [pair for pair in self.outputs if not pair.within_tolerance]
 
     def to_json(self) -> dict[str, Any]:
-        """The SPEC §4 `verify` result shape (plus `failure`, `seconds` and `updated`)."""
+        """The SPEC §4 `verify` result shape (plus `failure`, `seconds`, `updated` and the SPEC §9
+        `environment_drift` and run-time `environment`)."""
         return {"recipe": self.recipe, "result": self.result, "server": self.server, "job_id": self.job_id,
                 "outputs": [pair.to_json() for pair in self.outputs], "cached_nodes": list(self.cached_nodes),
                 "error": self.error, "failure": self.failure, "seconds": round(self.seconds, 3),
-                "updated": self.updated}
+                "updated": self.updated, "environment_drift": list(self.environment_drift),
+                "environment": self.environment}
 
 
 @dataclass
@@ -248,6 +262,7 @@ class _Server:
     report: ServerReport
     can_free: bool = True  # False on Comfy Cloud, and on a server that answered /api/free with 404 or 405
     defs: NodeDefs | None = None
+    prepared: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,6 +272,7 @@ class _Settings:
     wait_timeout: float
     preflight: bool
     update: bool
+    strict_env: bool = False
 
 
 def _describe_failure(job: Job, redact: Callable[[str], str]) -> tuple[str, dict[str, str] | None]:
@@ -278,6 +294,10 @@ def _verify_one(server: _Server, item: SuiteRecipe, settings: _Settings, new_sto
     client = server.client
     result = VerifyResult(recipe=str(item.path), result="error", server=client.server)
     start = time.monotonic()
+
+    def keep(report: PreflightReport) -> None:
+        result.environment_drift, result.environment = report.drift_json(), report.environment
+
     clear = not settings.keep_cache and server.can_free
     try:
         if clear:
@@ -288,7 +308,8 @@ def _verify_one(server: _Server, item: SuiteRecipe, settings: _Settings, new_sto
                     raise
                 # A server without the route: its runs are judged by what it says it took from its cache.
                 server.can_free = clear = False
-        result.job_id = submit_job(client, item.job, preflight=settings.preflight, defs=server.defs)
+        result.job_id = submit_job(client, item.job, preflight=settings.preflight, defs=server.defs,
+                                   strict_env=settings.strict_env, on_preflight=keep)
         server.report.jobs += 1
         new = wait_for_job(client, result.job_id, wait_timeout=settings.wait_timeout, sleep=sleep,
                            first_poll=FIRST_POLL, max_poll=MAX_POLL)
@@ -359,6 +380,8 @@ class _Run:
             raise _Stopped
 
     def worker(self, server: _Server) -> None:
+        if server.report.lost:
+            return  # lost while the environments were checked (strict_env)
         try:
             _prepare(server)
         except (ServerError, AuthError) as exc:
@@ -386,6 +409,8 @@ def _prepare(server: _Server) -> None:
     """Ask the server once what it is (Cloud has no /api/free) and for its node definitions (preflight)."""
     from replay.submit import server_defs  # noqa: PLC0415
 
+    if server.prepared:
+        return
     client = server.client
     try:
         system = client.system_stats().get("system")
@@ -396,6 +421,32 @@ def _prepare(server: _Server) -> None:
     server.can_free = not ((isinstance(system, dict) and "cloud_version" in system)
                            or client.server == "https://cloud.comfy.org")
     server.defs = server_defs(client)
+    server.prepared = True
+
+
+def _check_environments(suite: Sequence[SuiteRecipe], servers: Sequence[_Server]) -> None:
+    """`strict_env`: compare every recipe with every server that answers, before anything is submitted; raise
+    EnvironmentDrift (each difference named with its recipe, and its server when there are several) on drift.
+
+    A server that does not answer is marked lost here, as its worker would have found. The GETs are the client's
+    cached two, which the workers then reuse.
+    """
+    from replay.preflight import run_preflight  # noqa: PLC0415
+
+    found = []
+    for server in servers:
+        try:
+            _prepare(server)
+        except (ServerError, AuthError) as exc:
+            server.report.lost = str(exc)
+            continue
+        where = f" on {server.client.server}" if len(servers) > 1 else ""
+        for item in suite:
+            report = run_preflight(item.job.prompt or {}, client=server.client, defs=server.defs,
+                                   ui_workflow=item.job.ui_workflow, environment=item.job.environment)
+            found += [replace(d, message=f"{item.path}{where}: {d.message}") for d in report.drift]
+    if found:
+        raise EnvironmentDrift(found)
 
 
 def verify(
@@ -407,18 +458,24 @@ def verify(
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     update: bool = False,
     preflight: bool = True,
+    strict_env: bool = False,
     outputs_dir: str | Path | None = None,
+    report: str | Path | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_result: Callable[[VerifyResult], None] | None = None,
 ) -> VerifyRun:
     """Re-run every recipe (files, or folders searched recursively) on the servers of `clients`; return the run.
 
     The suite is read and checked first (InputError, before anything is sent, for a recipe that cannot be
-    verified). Each server runs one job at a time; `keep_cache` skips `POST /api/free`. New outputs are
-    downloaded into `outputs_dir` (default: a temporary folder removed at the end); with `update`, a `mismatch`
-    recipe's new files are copied into its store and its `artifacts` rewritten, atomically (`failed`, `cached` and
-    `error` runs are never recorded; a `match` leaves the recipe and its store as they are). `on_result` is called in the calling thread
-    as each recipe finishes (in finish order). Ctrl-C raises VerifyInterrupted carrying what was verified.
+    verified). Each server runs one job at a time; `keep_cache` skips `POST /api/free`. Before each POST the
+    preflight compares the recipe's environment with the server's (drift and the run-time environment go into
+    the result); `strict_env` first checks every recipe against every server and raises EnvironmentDrift before
+    anything is submitted. New outputs are downloaded into `outputs_dir` (default: a temporary folder removed at
+    the end); with `update`, a `mismatch` recipe's new files are copied into its store and its `artifacts` and
+    `environment` rewritten, atomically (`failed`, `cached` and `error` runs are never recorded; a `match` leaves
+    the recipe and its store as they are). `report`: write the HTML report of the run there (also of an
+    interrupted run), while the new outputs still exist. `on_result` is called in the calling thread as each
+    recipe finishes (in finish order). Ctrl-C raises VerifyInterrupted carrying what was verified.
     """
     from replay.archive import _ctrl_c_sets  # noqa: PLC0415
     from replay.outputs import OutputStore, Thresholds  # noqa: PLC0415
@@ -427,13 +484,19 @@ def verify(
         raise InputError("verify needs at least one server")
     if wait_timeout <= 0:
         raise InputError(f"--wait-timeout must be a positive number of seconds, not {wait_timeout:g}")
+    if strict_env and not preflight:
+        raise InputError("--strict-env needs the preflight checks (preflight=True)")
+    if report is not None:
+        check_writable(report, "--report")
     suite = load_suite(recipes)
     settings = _Settings(thresholds if thresholds is not None else Thresholds(), keep_cache, wait_timeout,
-                         preflight, update)
+                         preflight, update, strict_env)
+    servers = [_Server(client, ServerReport(client.server)) for client in clients]
+    if strict_env:
+        _check_environments(suite, servers)
     scratch = tempfile.mkdtemp(prefix="comfy-replay-verify-") if outputs_dir is None else None
     new_store = OutputStore(Path(scratch) if scratch else Path(outputs_dir or "."))
     run = _Run(suite, settings, new_store)
-    servers = [_Server(client, ServerReport(client.server)) for client in clients]
     progress = Progress(total=len(suite))
     done: dict[int, VerifyResult] = {}
     start = time.monotonic()
@@ -465,25 +528,51 @@ def verify(
                 thread.join(timeout=0.5)
         if run.crash is not None:
             raise run.crash
+        if not interrupted:
+            lost = "; ".join(f"{s.report.server}: {s.report.lost}" for s in servers if s.report.lost)
+            for index in range(len(suite)):
+                if index not in done:
+                    done[index] = VerifyResult(recipe=str(suite[index].path), result="error",
+                                               error=f"not run: no server was left to run it ({lost or 'none answered'})")
+        results = [done[index] for index in sorted(done)]
+        verified = VerifyRun(results, len(suite), time.monotonic() - start, [s.report for s in servers], interrupted)
+        if report is not None:
+            write_report(verified, report, suite=suite, new_store=new_store,
+                         pixel_threshold=settings.thresholds.pixel_threshold)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-    if not interrupted:
-        lost = "; ".join(f"{s.report.server}: {s.report.lost}" for s in servers if s.report.lost)
-        for index in range(len(suite)):
-            if index not in done:
-                done[index] = VerifyResult(recipe=str(suite[index].path), result="error",
-                                           error=f"not run: no server was left to run it ({lost or 'none answered'})")
-    results = [done[index] for index in sorted(done)]
-    verified = VerifyRun(results, len(suite), time.monotonic() - start, [s.report for s in servers], interrupted)
     if interrupted:
         raise VerifyInterrupted(verified)
     return verified
 
 
+def check_writable(path: str | Path, option: str) -> None:
+    """Raise InputError when no file can be written at `path` (its folder is missing or read-only)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise InputError(f"{option} {path}: cannot write a file in {folder}")
+    if os.path.isdir(path):
+        raise InputError(f"{option} {path}: is a folder; name the file to write")
+
+
+def write_report(run: VerifyRun, path: str | Path, *, suite: Sequence[SuiteRecipe], new_store: OutputStore,
+                 pixel_threshold: int = 0) -> None:
+    """Write the HTML report of `run` (SPEC §11) atomically; the recorded files come from each recipe's store,
+    the new ones from `new_store`, so it must be called before a temporary `new_store` is removed."""
+    from replay.outputs import OutputStore  # noqa: PLC0415
+    from replay.report import render_verify_report  # noqa: PLC0415
+
+    roots = dict.fromkeys(item.store_root for item in suite if item.store_root.is_dir())
+    stores = [new_store, *(OutputStore(root) for root in roots)]
+    page = render_verify_report(run, stores=stores, pixel_threshold=pixel_threshold)
+    canonical.atomic_write(path, page.encode("utf-8"))
+
+
 def _finish(item: SuiteRecipe, result: VerifyResult, update: bool, new_store: OutputStore) -> VerifyResult:
     """With --update, record a mismatching run's outputs as the recipe's artifacts: their files go into the
-    recipe's store first, then the recipe is rewritten (each atomically). Nothing else touches the store."""
+    recipe's store first, then the recipe is rewritten (each atomically), with the environment of the run that
+    made them. Nothing else touches the store."""
     if update and result.result == "mismatch":
         from replay.outputs import OutputStore  # noqa: PLC0415
 
@@ -495,15 +584,22 @@ def _finish(item: SuiteRecipe, result: VerifyResult, update: bool, new_store: Ou
                 with os.fdopen(fd, "wb") as out, open(source, "rb") as data:
                     shutil.copyfileobj(data, out)
                 store.adopt(temp, str(artifact["sha256"]), str(artifact.get("filename") or ""))
-        write_artifacts(item.path, item.recipe, result.artifacts)
+        write_artifacts(item.path, item.recipe, result.artifacts, environment=result.environment)
         result.updated = True
     return result
 
 
-def write_artifacts(path: str | Path, recipe: Mapping[str, Any], artifacts: Sequence[Mapping[str, Any]]) -> bool:
-    """Rewrite a recipe with new `artifacts` (temporary file and rename); return True when its bytes changed."""
+def write_artifacts(path: str | Path, recipe: Mapping[str, Any], artifacts: Sequence[Mapping[str, Any]], *,
+                    environment: Mapping[str, Any] | None = None) -> bool:
+    """Rewrite a recipe with new `artifacts` (temporary file and rename); return True when its bytes changed.
+
+    `environment`: where the new artifacts were made (a run's capture), replacing the recorded section; None
+    keeps it as it is.
+    """
     updated = dict(recipe)
     updated["artifacts"] = [ordered_artifact(dict(item)) for item in artifacts]
+    if environment is not None:
+        updated["environment"] = dict(environment)
     return canonical.write_if_changed(path, dumps_recipe(updated).encode("utf-8"))
 
 

@@ -3,31 +3,39 @@ real PNG files (tests/fakecomfy_outputs.py) and cache like ComfyUI (tests/fakeco
 
 from __future__ import annotations
 
+import base64
+import gzip
 import io
 import json
 import math
+import re
 import signal
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import browser
 import pytest
 from fakecomfy import FakeComfy
 from graphs import node
+from helpers import DATA
 from PIL import Image
 
 from replay.cli import main
 from replay.client import Client
 from replay.fetching import fetch
 from replay.jobs import job_from_document
-from replay.outputs import OutputStore, describe_file
+from replay.outputs import OutputStore, compare_artifacts, describe_file
 from replay.recipe import dumps_recipe, loads_recipe
+from replay.report import render_verify_report
 from replay.submit import submit_prompt, wait_for_job
 from replay.verify import VerifyInterrupted, VerifyResult, load_suite, verify
 from replay.verify_render import junit_xml
 
 WIDTH, HEIGHT = 64, 48
+# The node definitions of a real ComfyUI 0.33.0: the fakes serve them, so the drift check sees real classes.
+OBJECT_INFO: dict[str, Any] = json.loads(gzip.decompress((DATA / "object_info.json.gz").read_bytes()))
 
 
 def prompt_for(color: int, *, prefix: str = "verify", width: int = WIDTH) -> dict[str, Any]:
@@ -42,6 +50,7 @@ def prompt_for(color: int, *, prefix: str = "verify", width: int = WIDTH) -> dic
 def fake(dialect: str = "oss", **options: Any) -> FakeComfy:
     options.setdefault("run_polls", 0)
     options.setdefault("caching", True)
+    options.setdefault("object_info", OBJECT_INFO)
     return FakeComfy(dialect=dialect, **options).start()
 
 
@@ -384,7 +393,9 @@ def test_a_recipe_of_a_failed_job_is_refused(server: FakeComfy, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--report", "r.html"], "--report: the HTML report is not part of this version"),
+    (["--report", "/nonexistent/folder/r.html"], "--report /nonexistent/folder/r.html: cannot write a file in "
+                                                 "/nonexistent/folder"),
+    (["--report", "/tmp"], "--report /tmp: is a folder; name the file to write"),
     (["--pixel-threshold", "300"], "--pixel-threshold must be a channel difference from 0 to 255, not 300"),
     (["--max-diff-ratio", "2"], "--max-diff-ratio must be a fraction of pixels from 0 to 1, not 2.0"),
     (["--min-psnr", "nan"], "--min-psnr must be a number of decibels >= 0, not nan"),
@@ -574,3 +585,240 @@ def test_servers_of_all_three_dialects_with_faults_share_a_suite(tmp_path: Path)
     assert submitted == [0x0A0B0C * (i + 1) for i in range(6)]  # each recipe once, over all three
     assert freed == [0, ran[1], ran[2]]  # Comfy Cloud has no /api/free; OSS servers clear before each job
     assert {r.server for r in run.results} <= origins
+
+
+# ---------------------------------------------------------------------------------------------- the HTML report
+
+
+def report_images(page: str) -> list[Image.Image]:
+    """Every inline image of a report, decoded with Pillow (an <img> whose data does not decode raises)."""
+    found = re.findall(r'<img [^>]*src="data:image/(?:png|jpeg|webp);base64,([^"]+)"', page)
+    return [Image.open(io.BytesIO(base64.b64decode(data))) for data in found]
+
+
+def test_report_shows_every_recipe_and_the_images_of_a_mismatch(server: FakeComfy, tmp_path: Path) -> None:
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    blue = record(server, prompt_for(0x336699), suite, "a_blue")
+    with_environment(blue, older_comfyui)
+    gray = record(server, prompt_for(0x808080), suite, "b_gray")
+    replace_artifact(gray, one_pixel_changed(by=40))
+    report = tmp_path / "report.html"
+    code, out, err = run_cli(str(suite), "--server", server.url, "--report", str(report))
+    assert code == 1, err
+    page = report.read_text(encoding="utf-8")
+    summary = page.split('class="summary"')[1].split("</table>")[0]
+    assert summary.count("<tr>") == 3  # the header and one row per recipe
+    assert str(suite / "a_blue.yaml") in summary and str(suite / "b_gray.yaml") in summary
+    # Only the mismatch is shown in full: the recorded image, the new one and their difference.
+    decoded = report_images(page)
+    assert len(decoded) == 3
+    for image in decoded:
+        image.load()
+        assert image.size == (WIDTH, HEIGHT)
+    assert "1 match, 1 mismatch" in page
+    # The drift of the recipe that matched is on the page too, in a table of its own.
+    drift = page.split('class="drift"')[1].split("</table>")[0]
+    assert drift.count("<tr>") == 2
+    assert str(blue) in drift and "ComfyUI 0.33.0 on the server, the recipe recorded 0.32.0" in drift
+    # The new outputs were in a temporary store, now removed: the page holds what it shows, nothing else is left.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "suite"]
+
+
+def test_report_of_an_interrupted_run_is_still_written(tmp_path: Path) -> None:
+    report = tmp_path / "out.html"
+    with fake(job_seconds=0.05) as server:
+        paths = [record(server, prompt_for(0x111111 * i), tmp_path, f"r{i}") for i in range(1, 5)]
+
+        def interrupt(result: VerifyResult) -> None:
+            signal.raise_signal(signal.SIGINT)
+
+        with client_for(server) as client, pytest.raises(VerifyInterrupted) as stopped:
+            verify(paths, [client], on_result=interrupt, report=report)
+    verified = stopped.value.run.results
+    assert 1 <= len(verified) < 4
+    page = report.read_text(encoding="utf-8")
+    assert f"{len(verified)} match (interrupted: only the recipes verified before the stop)" in page
+    assert str(paths[0]) in page and str(paths[3]) not in page
+
+
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[Any]:
+    try:
+        driver = browser.start()
+    except Exception as exc:  # noqa: BLE001 - say how to get a browser, and fail
+        pytest.fail(f"headless Chromium could not start: {exc}\n{browser.INSTALL}")
+    yield driver
+    driver.quit()
+
+
+def test_a_verify_report_with_a_mismatch_renders_in_a_real_browser(chrome: Any, server: FakeComfy,
+                                                                   tmp_path: Path) -> None:
+    record(server, prompt_for(0x336699), tmp_path, "a_blue")
+    gray = record(server, prompt_for(0x808080), tmp_path, "b_gray")
+    replace_artifact(gray, one_pixel_changed(by=40))
+    report = tmp_path / "out" / "report.html"
+    report.parent.mkdir()
+    code, _, err = run_cli(str(tmp_path), "--server", server.url, "--report", str(report))
+    assert code == 1, err
+    browser.requests_made(chrome)  # drop the events of earlier pages
+    chrome.get(report.as_uri())
+    chrome.execute_script("return document.readyState")
+    assert [url for url in browser.requests_made(chrome) if not url.startswith("data:")] == [report.as_uri()]
+    assert chrome.execute_script("return document.querySelectorAll('table.summary tbody tr').length") == 2
+    found = chrome.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+    assert found == [[True, WIDTH, HEIGHT]] * 3
+
+
+# ---------------------------------------------------------------------------------------------- environment
+
+
+def with_environment(path: Path, change: Any) -> dict[str, Any]:
+    """Edit the recipe's `environment` section in place: `change(section)`."""
+    recipe = loads_recipe(path.read_bytes())
+    change(recipe["environment"])
+    path.write_text(dumps_recipe(recipe), encoding="utf-8")
+    return recipe
+
+
+def older_comfyui(section: dict[str, Any]) -> None:
+    section["system"]["comfyui_version"] = "0.32.0"
+
+
+def test_drift_is_a_warning_the_recipe_still_runs_and_the_run_environment_is_in_the_json(
+        server: FakeComfy, tmp_path: Path) -> None:
+    path = record(server, prompt_for(0x336699), tmp_path, "blue")
+    with_environment(path, older_comfyui)
+    server.clear_log()
+    code, out, err = run_cli(str(path), "--server", server.url, "--json")
+    assert code == 0, err
+    assert err == (f"comfy-replay: warning: environment drift: ComfyUI 0.33.0 on the server, the recipe recorded "
+                   f"0.32.0 (newer on the server) ({path})\n")
+    result = json.loads(out)["results"][0]
+    assert result["result"] == "match"
+    assert result["environment_drift"] == [{
+        "kind": "version", "subject": "ComfyUI", "recorded": "0.32.0", "server": "0.33.0",
+        "message": "ComfyUI 0.33.0 on the server, the recipe recorded 0.32.0 (newer on the server)"}]
+    environment = result["environment"]
+    assert environment["captured"] == "run" and environment["server"] == server.url
+    assert environment["system"]["comfyui_version"] == "0.33.0"
+    assert [(p["source"], p["classes"]) for p in environment["node_packs"]] == [
+        ("core", ["EmptyImage", "ImageInvert", "SaveImage"])]
+    assert posts(server, "/prompt") == 1
+
+
+def test_a_matching_environment_and_an_older_recipe_without_one_give_no_drift(server: FakeComfy,
+                                                                              tmp_path: Path) -> None:
+    record(server, prompt_for(0x336699), tmp_path, "a")
+    older = record(server, prompt_for(0x102030), tmp_path, "b")
+    recipe = loads_recipe(older.read_bytes())
+    del recipe["environment"]
+    older.write_text(dumps_recipe(recipe), encoding="utf-8")
+    code, out, err = run_cli(str(tmp_path), "--server", server.url, "--json", "--strict-env")
+    assert code == 0, err
+    assert "warning" not in err
+    assert [(r["result"], r["environment_drift"]) for r in json.loads(out)["results"]] == [
+        ("match", []), ("match", [])]
+
+
+def test_strict_env_stops_on_drift_before_anything_is_sent(server: FakeComfy, tmp_path: Path) -> None:
+    record(server, prompt_for(0x336699), tmp_path, "a")
+    drifting = record(server, prompt_for(0x102030), tmp_path, "b")
+
+    def other_torch(section: dict[str, Any]) -> None:
+        section["system"]["pytorch_version"] = "2.9.0+cu128"
+
+    with_environment(drifting, other_torch)
+    server.clear_log()
+    junit, report = tmp_path / "j.xml", tmp_path / "r.html"
+    code, out, err = run_cli(str(tmp_path), "--server", server.url, "--strict-env", "--json", "--junit", str(junit),
+                             "--report", str(report))
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"comfy-replay: warning: environment drift: {drifting}: PyTorch 2.14.1+cu130 on the server, the recipe "
+        "recorded 2.9.0+cu128 (newer on the server)",
+        f"comfy-replay: error: --strict-env: the server differs from where the job ran (1 difference; first: "
+        f"{drifting}: PyTorch 2.14.1+cu130 on the server, the recipe recorded 2.9.0+cu128 (newer on the server)); "
+        "nothing was submitted (use a matching server, or drop --strict-env)"]
+    assert [r.method for r in server.requests] == ["GET", "GET"]  # /system_stats and /object_info, nothing else
+    assert not junit.exists() and not report.exists()
+
+
+def test_strict_env_checks_every_recipe_on_every_server_with_two_gets_each(tmp_path: Path) -> None:
+    with fake() as first:
+        for i in range(4):
+            record(first, prompt_for(0x111111 * (i + 1)), tmp_path, f"r{i}")
+    with fake() as one, fake() as two:
+        with_environment(tmp_path / "r3.yaml", older_comfyui)
+        stats = one_stats(one)
+        two.system_stats = {**stats, "system": {**stats["system"], "comfyui_version": "0.32.0"}}
+        one.clear_log()
+        code, _, err = run_cli(str(tmp_path), "--server", one.url, "--server", two.url, "--strict-env")
+        assert code == 2
+        # r3 drifts on the first server, r0-r2 on the second; each recipe named with the server.
+        warned = [line for line in err.splitlines() if "warning" in line]
+        assert warned == [
+            f"comfy-replay: warning: environment drift: {tmp_path / 'r3.yaml'} on {one.url}: ComfyUI 0.33.0 on the "
+            "server, the recipe recorded 0.32.0 (newer on the server)",
+            *(f"comfy-replay: warning: environment drift: {tmp_path / f'r{i}.yaml'} on {two.url}: ComfyUI 0.32.0 "
+              "on the server, the recipe recorded 0.33.0 (older on the server)" for i in range(3))]
+        for each in (one, two):
+            assert [r.method for r in each.requests] == ["GET", "GET"]
+        # Without --strict-env all four run; still one GET of each endpoint per server.
+        one.clear_log()
+        two.clear_log()
+        code, out, err = run_cli(str(tmp_path), "--server", one.url, "--server", two.url, "--json")
+        assert code == 0, err
+        assert sum(posts(s, "/prompt") for s in (one, two)) == 4
+        for each in (one, two):
+            assert each.hits["/api/system_stats"] == 1 and each.hits["/api/object_info"] == 1
+        by_server = {r["recipe"]: (r["server"], len(r["environment_drift"])) for r in json.loads(out)["results"]}
+        expected_drift = {str(tmp_path / f"r{i}.yaml"): {one.url: int(i == 3), two.url: int(i != 3)}
+                          for i in range(4)}
+        assert all(expected_drift[recipe][url] == count for recipe, (url, count) in by_server.items())
+
+
+def one_stats(server: FakeComfy) -> dict[str, Any]:
+    with client_for(server) as client:
+        return client.system_stats()
+
+
+def test_update_records_the_environment_of_the_run_that_made_the_new_outputs(server: FakeComfy,
+                                                                            tmp_path: Path) -> None:
+    path = record(server, prompt_for(0x808080), tmp_path, "gray")
+    replace_artifact(path, one_pixel_changed(by=40))
+    with_environment(path, older_comfyui)
+    before = loads_recipe(path.read_bytes())["environment"]
+    assert before["captured"] == "fetch"
+    code, _, err = run_cli(str(path), "--server", server.url, "--update")
+    assert code == 1, err
+    after = loads_recipe(path.read_bytes())["environment"]
+    assert after["captured"] == "run"
+    assert after["system"]["comfyui_version"] == "0.33.0"
+    assert after["captured_at"] >= before["captured_at"]
+    # The next run matches and finds no drift: the recipe now says where its outputs were made.
+    code, _, err = run_cli(str(path), "--server", server.url)
+    assert code == 0 and "warning" not in err
+
+
+def test_a_recorded_real_comfyui_run_renders_with_its_drift_and_its_numbers() -> None:
+    """A real verify run on ComfyUI 0.33.0 (tests/data/README.md): its JSON and its two differing PNGs."""
+    run = json.loads((DATA / "verify" / "live_run_drift_mismatch.json").read_text(encoding="utf-8"))
+    store = OutputStore(DATA / "verify" / "live_store")
+    assert [r["result"] for r in run["results"]] == ["match", "match", "mismatch"]
+    # Every result says where it ran, captured at submit time; only icon.yaml (edited to 0.32.0) drifted.
+    for result in run["results"]:
+        assert result["environment"]["captured"] == "run"
+        assert result["environment"]["system"]["comfyui_version"] == "0.33.0"
+        assert "argv" not in json.dumps(result["environment"])
+    assert [[d["subject"] for d in r["environment_drift"]] for r in run["results"]] == [[], ["ComfyUI"], []]
+    # The numbers compare again from the two real files as they did on the day (checked by hand with Pillow).
+    recorded = run["results"][2]["outputs"][0]
+    pair = compare_artifacts([recorded["a"]], [recorded["b"]], store_a=store, store_b=store)[0]
+    assert pair.result == "different"
+    assert pair.metrics is not None and pair.metrics["changed_pixels"] == 64784 and pair.metrics["max_diff"] == 3
+    assert pair.metrics["psnr"] == pytest.approx(48.2755, abs=1e-3)
+    page = render_verify_report(run["results"], stores=[store])
+    assert "ComfyUI 0.33.0 on the server, the recipe recorded 0.32.0 (newer on the server)" in page
+    assert [image.size for image in report_images(page)] == [(256, 256)] * 3
