@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from replay.changeset import BisectChange, ChangeGroup, apply_changes, find_changes, prompt_key
 from replay.diff import diff_jobs
-from replay.errors import GraphError, InputError, JobStateError, SubmitRejected, WaitTimeout
+from replay.errors import EnvironmentDrift, GraphError, InputError, JobStateError, SubmitRejected, WaitTimeout
 from replay.jobs import ExecutionError, Job
 from replay.recipe import build_recipe
 from replay.repro import check_failed, describe_error, error_fields, verdict
@@ -24,6 +25,7 @@ from replay.repro import check_failed, describe_error, error_fields, verdict
 if TYPE_CHECKING:
     from replay.client import Client
     from replay.nodedefs import NodeDefs
+    from replay.preflight import PreflightReport
 
 Outcome = Literal["fail", "pass", "unresolved"]
 DEFAULT_MAX_RUNS = 32
@@ -182,7 +184,7 @@ class RunLog:
                 self.runs[entry["key"]] = Run(
                     key=entry["key"], changes=list(entry.get("changes") or []), outcome=entry["outcome"],
                     posted=bool(entry.get("posted")), job_id=entry.get("job_id"), status=entry.get("status"),
-                    error=entry.get("error"), note=entry.get("note"), resumed=True,
+                    error=_error_in_order(entry.get("error")), note=entry.get("note"), resumed=True,
                 )
 
     def _append(self, entry: dict[str, Any]) -> None:
@@ -207,6 +209,17 @@ class RunLog:
     def posted(self) -> int:
         """How many submissions the bisect used (finished runs and runs still waited for)."""
         return sum(1 for run in self.runs.values() if run.posted) + len(self.pending)
+
+
+_ERROR_KEYS = ("node_id", "node_type", "exception_type", "message")
+
+
+def _error_in_order(error: Any) -> Any:
+    """A logged error with its keys in `error_fields` order again (log lines are written with sorted keys), so a
+    resumed bisect writes the same recipe as the one that made the runs."""
+    if not isinstance(error, dict):
+        return error
+    return {**{k: error[k] for k in _ERROR_KEYS if k in error}, **{k: v for k, v in error.items() if k not in _ERROR_KEYS}}
 
 
 def log_path(out: str | None) -> str | None:
@@ -248,6 +261,10 @@ class BisectResult:
     prompt: dict[str, Any] | None = None
     recipe_path: str | None = None
     dry_run: bool = False
+    environment_drift: list[dict[str, Any]] = field(default_factory=list)
+    """How the server differs from the recorded environment (GOOD's, else BAD's), found before the first POST."""
+    environment: dict[str, Any] | None = None
+    """The server's environment for the answer's prompt (`captured: run`), stamped with the time the runs began."""
 
     @property
     def changes(self) -> list[BisectChange]:
@@ -281,6 +298,8 @@ class BisectResult:
             "ends_problem": self.ends_problem,
             "notes": list(self.notes),
             "worst_case_runs": worst_case_runs(len(self.groups)),
+            "environment_drift": list(self.environment_drift),
+            "environment": self.environment,
         }
 
 
@@ -387,6 +406,9 @@ def bisect_jobs(
     preflight: bool = True,
     defs: NodeDefs | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    strict_env: bool = False,
+    on_preflight: Callable[[PreflightReport], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> BisectResult:
     """Find a 1-minimal set of BAD's changes that makes GOOD fail the way BAD failed, with real runs.
 
@@ -397,10 +419,19 @@ def bisect_jobs(
     Outcomes go to the run log at `log` as they come, and are read back from it: a resumed bisect never
     submits a prompt again. At most `max_runs` submissions; then the best answer so far, with `stopped` set.
     When the ends do not behave, `ends_problem` says what happened and nothing else is run.
+
+    With `preflight`, before anything is posted the recorded environment (GOOD's, else BAD's) is compared once
+    with the server's (`replay.preflight.run_preflight` on GOOD's prompt and on GOOD with all of BAD's changes):
+    `on_preflight` gets the report, `environment_drift` keeps the drift, and with `strict_env` drift raises
+    EnvironmentDrift before any POST or log line. The candidates' own checks reuse the client's cached GETs.
+    `environment` is the server's environment for the answer's prompt (`captured: run`, stamped by `clock` when
+    the runs began); the recipe of the answer records it.
     Raises InputError / JobStateError for unusable ends, ServerError when the server fails.
     """
     if max_runs < 1:
         raise InputError(f"--max-runs must be at least 1, not {max_runs}")
+    if strict_env and not preflight:
+        raise InputError("--strict-env needs the preflight checks: drop --no-preflight")
     result = plan_bisect(good, bad)
     result.dry_run = False
     result.max_runs = max_runs
@@ -408,11 +439,19 @@ def bisect_jobs(
     assert good.prompt is not None and bad.prompt is not None
     everything = list(range(len(result.groups)))
     full = apply_changes(good.prompt, bad.prompt, result.changes)
-    runlog = RunLog(log, prompt_key(good.prompt), prompt_key(full))
-    if preflight and defs is None:
-        from replay.submit import server_defs  # noqa: PLC0415
+    if preflight:
+        if defs is None:
+            from replay.submit import server_defs  # noqa: PLC0415
 
-        defs = server_defs(client)
+            defs = server_defs(client)
+        report = ends_preflight(client, good, bad, full, defs=defs)
+        result.environment_drift = report.drift_json()
+        if on_preflight is not None:
+            on_preflight(report)
+        if strict_env and report.drift:
+            raise EnvironmentDrift(report.drift)
+    began = clock()
+    runlog = RunLog(log, prompt_key(good.prompt), prompt_key(full))
     runner = _Runner(client, result, runlog, reference, wait_timeout=wait_timeout, preflight=preflight, defs=defs,
                      on_progress=on_progress)
     result.submissions = runlog.posted
@@ -450,6 +489,7 @@ def bisect_jobs(
     chosen = sorted(found.items)
     result.culprits = [c for i in chosen for c in result.groups[i].changes]
     result.prompt = apply_changes(good.prompt, bad.prompt, result.culprits)
+    result.environment = _run_environment(client, result.prompt, began)
     result.submissions = runlog.posted
     if not found.finished:
         result.stopped = (f"--max-runs {max_runs} reached: the answer is the smallest failing set found so far "
@@ -467,6 +507,38 @@ def bisect_jobs(
             result.notes.append(f"without {', '.join(result.groups[i].ids)} the outcome was {outcome}: "
                                 "1-minimality is not proven for it")
     return result
+
+
+def ends_preflight(
+    client: Client, good: Job, bad: Job, full: dict[str, Any], *, defs: NodeDefs | None = None
+) -> PreflightReport:
+    """The one environment check of a bisect: the recorded environment (GOOD's, else BAD's) against the server.
+
+    Candidates mix nodes and values of both ends, so GOOD's prompt and GOOD with all of BAD's changes (`full`)
+    are both checked: classes and model files of either end that the server lacks are drift. Each difference is
+    reported once. Costs no GET beyond the client's cached `/system_stats` and `/object_info`.
+    """
+    from replay.preflight import WARNING, Finding, run_preflight  # noqa: PLC0415
+
+    assert good.prompt is not None
+    recorded = good.environment if good.environment is not None else bad.environment
+    report = run_preflight(good.prompt, client=client, defs=defs, environment=recorded)
+    seen = {json.dumps(d.to_json(), sort_keys=True, default=str) for d in report.drift}
+    for drift in run_preflight(full, client=client, defs=defs, environment=recorded).drift:
+        key = json.dumps(drift.to_json(), sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            report.drift.append(drift)
+            report.findings.append(Finding(WARNING, "environment", drift.subject, drift.message))
+    return report
+
+
+def _run_environment(client: Client, prompt: dict[str, Any], began: float) -> dict[str, Any] | None:
+    """The server's environment for `prompt`, captured at run time from the client's cached GETs."""
+    from replay.environment import CAPTURED_RUN, capture_from_client  # noqa: PLC0415
+
+    environment, _notes = capture_from_client(client, prompt, None, captured=CAPTURED_RUN, clock=lambda: began)
+    return environment
 
 
 def _what_happened(run: Run) -> str:
@@ -502,6 +574,7 @@ def bisect_recipe(result: BisectResult, *, api_key: str | None = None) -> dict[s
         prompt=result.prompt,
         extra_data={k: v for k, v in (good.extra_data or {}).items() if k != "extra_pnginfo"} or None,
         source={"derived_from": "bisect", "good": good.id, "bad": result.bad.id},
+        environment=result.environment,
     )
     recipe = build_recipe(derived, server=good.source.get("server") or result.bad.source.get("server"), api_key=api_key)
     recipe["bisect"] = bisect_section(result)
@@ -543,9 +616,32 @@ def write_bisect(result: BisectResult, out: str, *, force: bool = False, api_key
     target = bisect_target(out, result.bad.id)
     if target == "-":
         return "-", dumps_recipe(recipe)
+    _keep_first_capture(target, recipe)
     state = write_recipe(target, recipe, force=force)
     result.recipe_path = target
     return target, state
+
+
+def _keep_first_capture(target: str, recipe: dict[str, Any]) -> None:
+    """Keep the environment of the answer already at `target` when it is the same bisect's on the same server.
+
+    A bisect resumed from its log wrote that recipe when its runs were made; its capture stands, so running the
+    same command again leaves the file byte for byte as it was.
+    """
+    from replay import canonical  # noqa: PLC0415
+    from replay.environment import first_capture_stands  # noqa: PLC0415
+    from replay.errors import DocumentError  # noqa: PLC0415
+
+    new = recipe.get("environment")
+    try:
+        old = canonical.loads(Path(target).read_bytes(), file=target)
+    except (OSError, DocumentError):
+        return
+    if not isinstance(old, dict) or not isinstance(new, dict) or not isinstance(old.get("environment"), dict):
+        return
+    if old.get("source") != recipe.get("source") or old["environment"].get("server") != new.get("server"):
+        return
+    recipe["environment"] = first_capture_stands(old["environment"], new)
 
 
 def culprit_diff(result: BisectResult, *, color: bool = False) -> str:
@@ -577,6 +673,7 @@ __all__ = [
     "check_target",
     "culprit_diff",
     "ddmin",
+    "ends_preflight",
     "find_changes",
     "log_path",
     "one_culprit_runs",

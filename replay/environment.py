@@ -326,11 +326,17 @@ def capture_environment(
 
 
 def capture_from_client(
-    client: Any, prompt: Mapping[str, Any] | None, ui_workflow: Mapping[str, Any] | None, *, captured: str
+    client: Any,
+    prompt: Mapping[str, Any] | None,
+    ui_workflow: Mapping[str, Any] | None,
+    *,
+    captured: str,
+    clock: Callable[[], float] = time.time,
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """Capture with a client's (cached) `/system_stats` and `/object_info`; return (environment, notes).
 
     A GET that fails leaves its part out with a note; when both fail there is no environment (None).
+    `clock` gives `captured_at` (a bisect stamps every capture with the time its runs began).
     """
     from replay.errors import ReplayError  # noqa: PLC0415
 
@@ -348,7 +354,7 @@ def capture_from_client(
     if stats is None and info is None:
         return None, notes
     env = capture_environment(stats=stats, object_info=info, prompt=prompt, ui_workflow=ui_workflow,
-                              server=client.server, captured=captured)
+                              server=client.server, captured=captured, clock=clock)
     return env, notes
 
 

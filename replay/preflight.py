@@ -197,7 +197,8 @@ def run_preflight(
     wanted = list(targets)
     report.findings += prompt_findings(prompt, targets=wanted, defs=defs)
     if client is not None and check_environment:
-        _environment_findings(report, client, prompt, ui_workflow, environment, info)
+        # An empty /object_info names no classes at all: it is no evidence that the prompt's classes are missing.
+        _environment_findings(report, client, prompt, ui_workflow, environment, info or None)
     return report
 
 

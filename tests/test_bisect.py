@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gzip
 import io
 import json
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from fakecomfy import FakeComfy
 from fakecomfy_rules import PromptRule, any_of, batch_mismatch, has_values, input_above
 from fakecomfy_run import make_job
 from graphs import link, node
-from helpers import load
+from helpers import DATA, load
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -31,12 +32,14 @@ from replay.bisect import (
     one_culprit_runs,
     prompt_key,
     worst_case_runs,
+    write_bisect,
 )
 from replay.cli import main
 from replay.client import Client
+from replay.environment import capture_environment
 from replay.errors import InputError, JobStateError
 from replay.jobs import Job, job_from_document
-from replay.recipe import loads_recipe
+from replay.recipe import build_recipe, loads_recipe, write_recipe
 
 ERROR = {"exception_type": "RuntimeError", "message": "The size of tensor a (1) must match the size of tensor b (2)"}
 
@@ -679,3 +682,190 @@ def test_a_file_at_the_o_path_that_is_not_a_bisect_recipe_is_refused_before_any_
     code, _, err = run_cli(["bisect", good_id, bad_id, "-o", str(target), "--force"], server)
     assert code == 0, err
     assert loads_recipe(target.read_text())["bisect"]["culprits"] == ["10.blur_radius"]
+
+
+# ------------------------------------------------------------------------------------------- the environment (§9)
+
+
+@pytest.fixture
+def defined() -> Iterator[FakeComfy]:
+    """An OSS fake server that serves the recorded ComfyUI 0.33 /object_info (so classes and model lists are real)."""
+    info = json.loads(gzip.decompress((DATA / "object_info.json.gz").read_bytes()))
+    with FakeComfy(dialect="oss", run_polls=0, object_info=info) as fake:
+        yield fake
+    assert not fake.errors, "\n".join(fake.errors)
+
+
+def served_environment(fake: FakeComfy, prompt: dict[str, Any]) -> dict[str, Any]:
+    """What a run of `prompt` on this fake server records (its own /system_stats and /object_info)."""
+    with client_for(fake) as client:
+        return capture_environment(stats=client.system_stats(), object_info=client.object_info(), prompt=prompt,
+                                   captured="run")
+
+
+def recipe_of(path: Path, job: Job, environment: dict[str, Any] | None) -> str:
+    job.environment = environment
+    write_recipe(path, build_recipe(job), force=True)
+    return str(path)
+
+
+def end_recipes(fake: FakeComfy, tmp_path: Path, good_env: dict[str, Any] | None,
+                bad_env: dict[str, Any] | None, count: int = 4, culprit: int = 2) -> tuple[str, str]:
+    """Recipes of a GOOD blur chain and a BAD one with every radius changed, `culprit` failing at node 2."""
+    fake.rules.append(rule_at("2", radius_two(culprit)))
+    good, bad = ends(blur_chain(count), changed_chain(count), "2")
+    return recipe_of(tmp_path / "good.yaml", good, good_env), recipe_of(tmp_path / "bad.yaml", bad, bad_env)
+
+
+def system_gets(fake: FakeComfy) -> tuple[int, int]:
+    """How many times /system_stats and /object_info were asked for (either spelling of the path)."""
+    return (sum(n for path, n in fake.hits.items() if path.endswith("/system_stats")),
+            sum(n for path, n in fake.hits.items() if path.endswith("/object_info")))
+
+
+def test_drift_from_goods_environment_is_one_warning_and_in_the_json_and_the_bisect_runs(
+    defined: FakeComfy, tmp_path: Path
+) -> None:
+    recorded = served_environment(defined, blur_chain(4))
+    recorded["system"]["comfyui_version"] = "0.32.0"
+    good, bad = end_recipes(defined, tmp_path, recorded, None)
+    defined.clear_log()
+    code, out, err = run_cli(["bisect", good, bad, "--json"], defined)
+    assert code == 0, err
+    warning = ("comfy-replay: warning: environment drift: ComfyUI 0.33.0 on the server, the job ran with 0.32.0 "
+               "(newer on the server)\n")
+    assert err.count(warning) == 1 and err.count("warning") == 1
+    data = json.loads(out)
+    assert [(d["kind"], d["subject"], d["recorded"], d["server"]) for d in data["environment_drift"]] == [
+        ("version", "ComfyUI", "0.32.0", "0.33.0")]
+    assert data["culprits"] == ["12.blur_radius"]
+    assert len(defined.submissions) == data["runs"] >= 3
+    assert system_gets(defined) == (1, 1)  # one GET each, however many runs the bisect made
+
+
+def test_strict_env_with_drift_is_exit_2_before_any_post_and_writes_nothing(defined: FakeComfy, tmp_path: Path) -> None:
+    recorded = served_environment(defined, blur_chain(4))
+    recorded["system"]["pytorch_version"] = "2.9.0+cu128"
+    good, bad = end_recipes(defined, tmp_path, recorded, None)
+    out_file = tmp_path / "answer.yaml"
+    code, out, err = run_cli(["bisect", good, bad, "--strict-env", "-o", str(out_file), "--json"], defined)
+    assert code == 2
+    assert out == ""
+    assert "comfy-replay: error: --strict-env: the server differs from where the job ran (1 difference; first: " \
+           "PyTorch 2.14.1+cu130 on the server, the job ran with 2.9.0+cu128" in err
+    assert [r for r in defined.requests if r.method == "POST"] == []
+    assert not out_file.exists() and not Path(log_path(str(out_file)) or "").exists()
+
+
+def test_bads_environment_is_compared_when_good_has_none_and_goods_wins_when_both_have_one(
+    defined: FakeComfy, tmp_path: Path
+) -> None:
+    same = served_environment(defined, blur_chain(4))
+    older = copy.deepcopy(same)
+    older["system"]["comfyui_version"] = "0.30.0"
+    good, bad = end_recipes(defined, tmp_path, None, older)
+    code, _out, err = run_cli(["bisect", good, bad, "--strict-env"], defined)
+    assert code == 2 and "ComfyUI 0.33.0 on the server, the job ran with 0.30.0" in err
+    assert defined.submissions == []
+    good, bad = end_recipes(defined, tmp_path, same, older)
+    code, out, err = run_cli(["bisect", good, bad, "--strict-env", "--json"], defined)
+    assert code == 0, err
+    assert json.loads(out)["environment_drift"] == []
+
+
+def test_a_class_only_bad_adds_that_the_server_lacks_is_drift(defined: FakeComfy, tmp_path: Path) -> None:
+    good_prompt = blur_chain(2)
+    bad_prompt = changed_chain(2)
+    bad_prompt["20"] = node("ImageResizeKJv2", image=link("1"), width=32)
+    bad_prompt["21"] = node("PreviewImage", images=link("20"))
+    good, bad = ends(good_prompt, bad_prompt, "2")
+    good_path = recipe_of(tmp_path / "good.yaml", good, served_environment(defined, good_prompt))
+    bad_path = recipe_of(tmp_path / "bad.yaml", bad, None)
+    code, _out, err = run_cli(["bisect", good_path, bad_path, "--strict-env"], defined)
+    assert code == 2
+    assert "node class ImageResizeKJv2 is not on the server" in err
+    assert defined.submissions == []
+
+
+def test_the_answers_recipe_records_the_run_time_environment_of_the_server_the_runs_used(
+    defined: FakeComfy, tmp_path: Path
+) -> None:
+    recorded = served_environment(defined, blur_chain(4))
+    recorded["system"]["comfyui_version"] = "0.32.0"
+    recorded["captured_at"] = "2026-01-02T03:04:05Z"
+    good, bad = end_recipes(defined, tmp_path, recorded, None)
+    out_file = tmp_path / "answer.yaml"
+    code, out, err = run_cli(["bisect", good, bad, "-o", str(out_file), "--json"], defined)
+    assert code == 0, err
+    environment = loads_recipe(out_file.read_text())["environment"]
+    assert environment["captured"] == "run"
+    assert environment["server"] == defined.url
+    assert environment["system"]["comfyui_version"] == "0.33.0"  # the server's, not GOOD's recorded 0.32.0
+    assert environment["captured_at"] != "2026-01-02T03:04:05Z"
+    assert [(p["pack"], sorted(p["classes"])) for p in environment["node_packs"]] == [
+        ("comfy-core", ["EmptyImage", "ImageBlur", "ImageInvert", "SaveImage"])]
+    assert json.loads(out)["environment"] == environment
+
+
+def test_the_environment_is_stamped_with_the_time_the_runs_began(defined: FakeComfy) -> None:
+    defined.rules.append(rule_at("2", radius_two(0)))
+    good, bad = ends(blur_chain(2), changed_chain(2), "2")
+    ticks = iter([86400.0])
+    with client_for(defined) as client:
+        result = bisect_jobs(client, good, bad, clock=lambda: next(ticks))
+    assert result.environment is not None and result.environment["captured_at"] == "1970-01-02T00:00:00Z"
+    assert result.environment_drift == []  # neither end recorded an environment; every class is on the server
+
+
+def test_strict_env_needs_the_preflight(server: FakeComfy) -> None:
+    good_id, bad_id = serve_ends(server, blur_chain(2), changed_chain(2), "2")
+    code, _out, err = run_cli(["bisect", good_id, bad_id, "--strict-env", "--no-preflight"], server)
+    assert code == 2 and "--strict-env needs the preflight checks" in err
+    assert server.submissions == []
+    with client_for(server) as client, pytest.raises(InputError, match="needs the preflight"):
+        bisect_jobs(client, *ends(blur_chain(2), changed_chain(2), "2"), strict_env=True, preflight=False)
+
+
+def test_a_resumed_bisect_keeps_the_first_capture_and_leaves_its_recipe_unchanged(
+    defined: FakeComfy, tmp_path: Path
+) -> None:
+    defined.rules.append(rule_at("2", radius_two(1)))
+    good, bad = ends(blur_chain(4), changed_chain(4), "2")
+    target = str(tmp_path / "answer.yaml")
+    states = []
+    for day in (1, 2):
+        with client_for(defined) as client:
+            result = bisect_jobs(client, good, bad, log=log_path(target), clock=lambda day=day: day * 86400.0)
+        states.append(write_bisect(result, target)[1])
+    assert states == ["written", "unchanged"]
+    assert loads_recipe(Path(target).read_text())["environment"]["captured_at"] == "1970-01-02T00:00:00Z"
+    assert no_prompt_twice(defined)
+
+
+def test_the_real_walk_through_with_an_edited_environment_warns_as_the_real_comfyui_run_did(
+    defined: FakeComfy, tmp_path: Path
+) -> None:
+    """The recipes fetched from a real ComfyUI (GOOD's versions edited by hand) against a fake serving that server's
+    /system_stats: the same two warnings, the same culprit, and the answer's environment equal to the real one."""
+    defined.system_stats = load("bisect/system_stats_8196.json")
+    defined.rules.append(PromptRule(class_type="ImageBlend", when=batch_mismatch, exception_type="RuntimeError",
+                                    message="The size of tensor a (2) must match the size of tensor b (3)"))
+    good, bad = str(DATA / "bisect/env_good.yaml"), str(DATA / "bisect/env_bad.yaml")
+    out_file = tmp_path / "culprit.yaml"
+    code, _out, err = run_cli(["bisect", good, bad, "--strict-env", "-o", str(out_file)], defined)
+    assert code == 2 and defined.submissions == [] and not out_file.exists()
+    code, out, err = run_cli(["bisect", good, bad, "-o", str(out_file), "--json"], defined)
+    assert code == 0, err
+    assert err.splitlines() == [
+        "comfy-replay: warning: environment drift: ComfyUI 0.33.0 on the server, the recipe recorded 0.32.0 "
+        "(newer on the server)",
+        "comfy-replay: warning: environment drift: PyTorch 2.14.1+cu130 on the server, the recipe recorded "
+        "2.9.0+cu128 (newer on the server)",
+    ]
+    assert json.loads(out)["culprits"] == ["2.batch_size"]
+    real = loads_recipe((DATA / "bisect/env_culprit.bisect.yaml").read_text())
+    ours = loads_recipe(out_file.read_text())
+    assert real["bisect"]["culprits"] == ours["bisect"]["culprits"] == ["2.batch_size"]
+    for part in ("captured", "system", "packages", "devices", "node_packs"):
+        assert ours["environment"][part] == real["environment"][part], part
+    assert "argv" not in out_file.read_text() and "--listen" not in out_file.read_text()

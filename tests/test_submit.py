@@ -506,3 +506,37 @@ def test_submit_of_a_ui_workflow_asks_for_a_conversion_first(server: FakeComfy, 
     ui_file.write_text(json.dumps({"version": 0.4, "nodes": [], "links": [], "last_node_id": 0}), encoding="utf-8")
     code, _, err = run_cli(["submit", str(ui_file)], env_for(server))
     assert code == 2 and "convert" in err
+
+
+# ------------------------------------------------------------------------------------------- the run's environment
+
+
+@pytest.mark.parametrize("wait", [[], ["--wait"]])
+def test_submit_json_reports_the_servers_environment_captured_at_submit_time(
+    server: FakeComfy, tmp_path: Path, wait: list[str]
+) -> None:
+    job_file = tmp_path / "success.json"
+    job_file.write_text(json.dumps(load("oss/success_a.job.json")))
+    code, out, err = run_cli(["submit", str(job_file), "--json", *wait], env_for(server))
+    assert code == 0, err
+    environment = json.loads(out)["environment"]
+    assert environment["captured"] == "run"
+    assert environment["server"] == server.url
+    # The fake's /system_stats: ComfyUI 0.33.0 on Cloud and OSS, 0.5.1 on the legacy OSS dialect.
+    assert environment["system"]["comfyui_version"] == ("0.5.1" if server.dialect == "oss-legacy" else "0.33.0")
+    # The job's UI graph marks its five nodes cnr_id comfy-core, ver 0.33.0; the server says where the classes live.
+    assert environment["node_packs"] == [{"pack": "comfy-core", "source": "core", "cnr_id": "comfy-core",
+                                          "ver": "0.33.0", "classes": [
+        "EmptyImage", "ImageBlur", "ImageInvert", "PreviewImage", "SaveImage"]}]
+    assert len(server.submissions) == 1
+
+
+def test_submit_json_with_no_preflight_has_no_environment_and_asks_for_no_system_stats(
+    server: FakeComfy, tmp_path: Path
+) -> None:
+    job_file = tmp_path / "success.json"
+    job_file.write_text(json.dumps(load("oss/success_a.job.json")))
+    code, out, err = run_cli(["submit", str(job_file), "--json", "--no-preflight"], env_for(server))
+    assert code == 0, err
+    assert json.loads(out)["environment"] is None and json.loads(out)["environment_drift"] == []
+    assert not any(path.endswith("system_stats") for path in server.hits)

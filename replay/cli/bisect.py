@@ -6,7 +6,17 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from replay.cli._base import EXIT_NEGATIVE, EXIT_OK, Context, UsageError, arguments, command
+from replay.cli._base import (
+    EXIT_NEGATIVE,
+    EXIT_OK,
+    Context,
+    PreflightNotes,
+    UsageError,
+    _check_strict_env,
+    _strict_env_option,
+    arguments,
+    command,
+)
 
 if TYPE_CHECKING:
     from replay.bisect import Progress
@@ -31,6 +41,7 @@ def _bisect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-preflight", action="store_true",
                    help="submit candidates without checking them against the graph rules and /object_info first")
     p.add_argument("--force", action="store_true", help="overwrite a file at the -o path that is not a bisect recipe")
+    _strict_env_option(p)
 
 
 @command("bisect", "find which of BAD's changes make GOOD fail, with real runs (delta debugging)",
@@ -38,6 +49,8 @@ def _bisect_args(p: argparse.ArgumentParser) -> None:
          "changes (ddmin) until a smallest set that still fails the way BAD failed is left. Each prompt runs once;\n"
          "with -o the runs are logged beside the recipe and an interrupted bisect resumes. Exit 0 when found,\n"
          "1 when the ends do not behave as claimed, 3 on server failure.\n"
+         "Before the first run, GOOD's recorded environment (BAD's when GOOD has none) is compared with the\n"
+         "server's once: drift is a warning, and --strict-env exits 2 before anything is submitted.\n"
          "Example: comfy-replay bisect 1a567a26-bc8d-43fa-ac59-6530fa6aead0 236fddc5-58cc-47dd-ba51-94740186d175 -o culprit.yaml")
 @arguments(_bisect_args)
 def cmd_bisect(ctx: Context) -> int:
@@ -56,6 +69,7 @@ def cmd_bisect(ctx: Context) -> int:
         raise UsageError(f"--max-runs must be at least 1, not {a.max_runs}")
     if a.output == "-" and ctx.as_json:
         raise UsageError("-o - and --json both write to stdout: write the recipe to a file with -o FILE")
+    _check_strict_env(a)
     good = ctx.load_job(a.good)
     bad = ctx.load_job(a.bad)
     if a.dry_run:
@@ -72,8 +86,8 @@ def cmd_bisect(ctx: Context) -> int:
     show = _progress(ctx)
     try:
         result = bisect_jobs(ctx.client(), good, bad, max_runs=a.max_runs, trust_ends=a.trust_ends,
-                        log=log_path(target), wait_timeout=a.wait_timeout, preflight=not a.no_preflight,
-                        on_progress=show)
+                             log=log_path(target), wait_timeout=a.wait_timeout, preflight=not a.no_preflight,
+                             on_progress=show, strict_env=a.strict_env, on_preflight=PreflightNotes(ctx))
     finally:
         if show is not None:
             ctx.stderr.write("\r\033[K")
