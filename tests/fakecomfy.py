@@ -56,6 +56,7 @@ from fakecomfy_jobs import (
     to_oss,
 )
 from fakecomfy_outputs import OutputFiles, Storage, add_output_folder, cloud_view, oss_view, render_outputs
+from fakecomfy_rules import NAMED_RULES
 from fakecomfy_run import (
     FailRule,
     FileNamer,
@@ -777,12 +778,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job-seconds", type=float, default=None, help="each job takes this long, one at a time")
     parser.add_argument("--caching", action="store_true", help="reuse nodes computed before until POST /free")
     parser.add_argument("--outputs", metavar="DIR", help="serve DIR/<type>/<subfolder...>/<file> at /api/view")
+    parser.add_argument("--fail-rule", action="append", default=[], choices=sorted(NAMED_RULES), metavar="NAME",
+                        help=f"make submitted runs fail by a rule of fakecomfy_rules ({', '.join(sorted(NAMED_RULES))})")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request on stderr")
     args = parser.parse_args(argv)
     object_info = _read_json(Path(args.object_info)) if args.object_info else None
     server = FakeComfy(args.dialect, api_key=args.api_key, object_info=object_info, delay=args.delay,
                        run_polls=args.run_polls, verbose=args.verbose, caching=args.caching,
                        job_seconds=args.job_seconds)
+    server.rules += [NAMED_RULES[name]() for name in args.fail_rule]
     load_jobs(server, args.jobs)
     if args.outputs:
         add_output_folder(server.files, Path(args.outputs))

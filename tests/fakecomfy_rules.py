@@ -94,5 +94,16 @@ def any_of(*checks: Predicate) -> Predicate:
     return lambda prompt, node_id: any(check(prompt, node_id) for check in checks)
 
 
-__all__ = ["PromptRule", "Predicate", "any_of", "batch_mismatch", "batch_size", "has_values",
-           "input_above"]
+def blend_batch_mismatch() -> PromptRule:
+    """ImageBlend fails on two batches of different sizes, with the error a real ComfyUI 0.33 gave for 2 against 3
+    (tests/data/bisect/blend_bad.job.json)."""
+    return PromptRule(class_type="ImageBlend", when=batch_mismatch, exception_type="RuntimeError",
+                      message="The size of tensor a (2) must match the size of tensor b (3) at non-singleton "
+                              "dimension 0")
+
+
+NAMED_RULES: dict[str, Callable[[], PromptRule]] = {"blend-batch-mismatch": blend_batch_mismatch}
+"""Rules the fake server's command line can switch on by name (`--fail-rule NAME`)."""
+
+__all__ = ["NAMED_RULES", "PromptRule", "Predicate", "any_of", "batch_mismatch", "batch_size",
+           "blend_batch_mismatch", "has_values", "input_above"]
