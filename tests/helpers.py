@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
+
+from replay.cli import main
 
 DATA = Path(__file__).parent / "data"
 
@@ -30,3 +33,18 @@ def corpus_workflows() -> list[tuple[str, dict[str, Any]]]:
         if isinstance(data, dict) and isinstance(data.get("nodes"), list):
             found.append((path.name, data))
     return found
+
+
+def env_for(fake: Any) -> dict[str, str]:
+    """The environment a CLI run needs to talk to a FakeComfy (its API key only on the Cloud dialect)."""
+    env = {"COMFY_SERVER": fake.url}
+    if fake.dialect == "cloud" and fake.api_key:
+        env["COMFY_API_KEY"] = fake.api_key
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(args, stdout=out, stderr=err, env=env)
+    return code, out.getvalue(), err.getvalue()

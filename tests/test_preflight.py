@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import gzip
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +13,8 @@ from typing import Any
 import pytest
 from fakecomfy import FakeComfy
 from graphs import node
-from helpers import DATA, load
+from helpers import DATA, env_for, load, run_cli
 
-from replay.cli import main
 from replay.client import Client
 from replay.environment import capture_environment
 from replay.errors import EnvironmentDrift
@@ -37,19 +35,6 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeComfy]:
     yield server
     server.stop()
     assert not server.errors, "\n".join(server.errors)
-
-
-def env_for(fake: FakeComfy) -> dict[str, str]:
-    env = {"COMFY_SERVER": fake.url}
-    if fake.dialect == "cloud" and fake.api_key:
-        env["COMFY_API_KEY"] = fake.api_key
-    return env
-
-
-def run_cli(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(args, stdout=out, stderr=err, env=env)
-    return code, out.getvalue(), err.getvalue()
 
 
 def posts(fake: FakeComfy) -> list[str]:

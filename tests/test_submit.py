@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +11,8 @@ from typing import Any
 import pytest
 from fakecomfy import FakeComfy
 from graphs import node
-from helpers import DATA, load
+from helpers import DATA, env_for, load, run_cli
 
-from replay.cli import main
 from replay.client import Client
 from replay.errors import GraphError, ServerError, ServerUnreachable, SubmitRejected, WaitTimeout
 from replay.jobs import Job, job_from_document
@@ -66,19 +64,6 @@ def server(request: pytest.FixtureRequest) -> Iterator[FakeComfy]:
 
 def client_for(fake: FakeComfy) -> Client:
     return Client(fake.url, api_key=fake.api_key if fake.dialect == "cloud" else None, retries=1, retry_budget=1.0)
-
-
-def env_for(fake: FakeComfy) -> dict[str, str]:
-    env = {"COMFY_SERVER": fake.url}
-    if fake.dialect == "cloud" and fake.api_key:
-        env["COMFY_API_KEY"] = fake.api_key
-    return env
-
-
-def run_cli(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(args, stdout=out, stderr=err, env=env)
-    return code, out.getvalue(), err.getvalue()
 
 
 def submitted_keys(fake: FakeComfy) -> list[str]:
