@@ -148,11 +148,17 @@ def _ui_lines(ui: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _artifact_order(artifact: dict[str, Any]) -> tuple[Any, ...]:
+    index = artifact.get("index")
+    return (natural_key(str(artifact.get("node"))), str(artifact.get("key")), index if isinstance(index, int) else -1)
+
+
 def _artifact_lines(artifacts: list[dict[str, Any]]) -> list[str]:
     """One line per output file, by content: a changed picture changes its line, a new file name alone does not
-    change the hashes (the name is shown last)."""
+    change the hashes (the name is shown last). Lines come in natural node order, then key and index: ComfyUI
+    lists outputs in the order the nodes happened to run, which changes from run to run."""
     lines = []
-    for artifact in artifacts:
+    for artifact in sorted(artifacts, key=_artifact_order):
         label = f"artifact {artifact.get('node')} {artifact.get('key')}[{artifact.get('index')}]"
         if artifact.get("missing"):
             lines.append(f"{label}: missing on the server ({artifact.get('filename')})")
