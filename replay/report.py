@@ -196,12 +196,22 @@ def _img_tag(uri: str, size: tuple[int, int], alt: str, full: tuple[int, int]) -
 
 def _render_visual(visual: _Visual, budget: int, limits: ReportLimits) -> dict[str, str]:
     """Decode a pair once, make its page images (a, b, difference) and return the HTML for each token."""
-    from replay.images import DecodeError, first_frame, mark_changes, shrink  # noqa: PLC0415 - Pillow on use
+    from replay.images import DecodeError, first_changed_frames, first_frame, mark_changes, shrink  # noqa: PLC0415
 
     out: dict[str, str] = {}
     frames: dict[str, Image.Image] = {}
+    frame_note = ""
+    if "diff" in visual.tokens and visual.path_a is not None and visual.path_b is not None:
+        # An animation whose change starts in a later frame shows that frame: its first frames would look equal.
+        try:
+            pair = first_changed_frames(visual.path_a, visual.path_b, threshold=visual.pixel_threshold)
+            frames = {"a": pair.a, "b": pair.b}
+            if pair.index:
+                frame_note = f'<p class="note">frame {pair.index + 1}, the first that differs</p>'
+        except DecodeError:
+            pass  # each side is decoded on its own below, to say which one cannot be
     for side, path in (("a", visual.path_a), ("b", visual.path_b)):
-        if side not in visual.tokens:
+        if side not in visual.tokens or side in frames:
             continue
         if path is None:
             out[visual.tokens[side]] = '<p class="note">file not stored: diff --outputs downloads it</p>'
@@ -225,7 +235,7 @@ def _render_visual(visual: _Visual, budget: int, limits: ReportLimits) -> dict[s
             out[visual.tokens[key]] = '<p class="note">not shown: the report is at its size limit</p>'
             continue
         uri, size = encoded
-        out[visual.tokens[key]] = _img_tag(uri, size, f"{key} image", full)
+        out[visual.tokens[key]] = _img_tag(uri, size, f"{key} image", full) + frame_note
     return out
 
 

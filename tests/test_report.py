@@ -442,6 +442,39 @@ def test_first_frame_of_a_real_animated_webp_is_its_first_picture():
     assert frame.size == (64, 48) and frame.tobytes() == expected.tobytes()
 
 
+@pytest.mark.parametrize(("name", "media_type", "ext"), [("anim2_0000{}_.webp", "image/webp", ".webp"),
+                                                     ("apng_0000{}_.png", "image/png", ".png")])
+def test_an_animation_that_changes_in_a_later_frame_shows_that_frame_with_the_change_in_red(
+        tmp_path, name, media_type, ext):
+    # Real ComfyUI outputs: frame 1 (red) is the same in both runs, frame 2 (blue) changed by one level. The
+    # first frames alone would show a and b alike and a difference image without any red.
+    a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
+    store = OutputStore(tmp_path / "store")
+    sides = [artifact(store, (DATA / "animations" / name.format(n)).read_bytes(), filename=name.format(n),
+                      media_type=media_type, ext=ext, size=(64, 48)) for n in (1, 2)]
+    pair = {"node": "4", "key": "images", "index": 0, "result": "different", "a": sides[0], "b": sides[1],
+            "metrics": None, "why": None, "within_tolerance": False}
+    page = render_diff_report(diff_jobs(a, b), a, b, pairs=[pair], stores=[store])
+    shown_a, shown_b, diff = (decode_img(img["src"]).convert("RGB") for img in Tags(page).named("img"))
+    assert shown_a.getpixel((0, 0)) == (0, 0, 255) and shown_b.getpixel((0, 0)) == (0, 0, 254)
+    assert diff.getcolors() == [(diff.width * diff.height, (220, 20, 60))]  # every pixel of frame 2 changed
+    assert page.count("frame 2, the first that differs") == 3
+
+
+def test_an_animation_whose_frames_all_agree_shows_its_first_frame_without_a_frame_note(tmp_path):
+    a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
+    store = OutputStore(tmp_path / "store")
+    data = (DATA / "animations" / "apng_00001_.png").read_bytes()
+    sides = [artifact(store, data, filename=f"apng_0000{n}_.png", size=(64, 48)) for n in (1, 2)]
+    pair = {"node": "5", "key": "images", "index": 0, "result": "identical", "a": sides[0], "b": sides[1],
+            "metrics": None, "why": None, "within_tolerance": True}
+    page = render_diff_report(diff_jobs(a, b), a, b, pairs=[pair], stores=[store])
+    shown_a, _, diff = (decode_img(img["src"]).convert("RGB") for img in Tags(page).named("img"))
+    assert shown_a.getpixel((0, 0)) == (255, 0, 0)
+    assert (220, 20, 60) not in {color for _, color in diff.getcolors()}
+    assert "the first that differs" not in page
+
+
 def test_environment_changes_of_the_diff_are_a_table_when_recipes_carry_them():
     from dataclasses import dataclass
 
