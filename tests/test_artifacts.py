@@ -472,6 +472,19 @@ def test_diff_notes_when_only_one_side_has_artifacts(tmp_path):
                    "files and compare them by content\n")
 
 
+def test_diff_of_two_runs_without_artifacts_says_their_files_are_compared_by_name_only():
+    # runs 1 and 3 saved byte-identical images under other names: by name they differ, so say how to know more
+    code, out, err = run(["diff", str(OUT / RUN1), str(OUT / RUN3)])
+    assert code == 0 and "success_a_00001_.png" in out and "outputs by content" not in out
+    assert err == ("note: output files are compared by name only (neither side has artifacts); add --outputs to "
+                   "download them and compare them by content\n")
+
+
+def test_diff_of_a_run_with_itself_without_artifacts_adds_no_note():
+    code, _, err = run(["diff", str(OUT / RUN1), str(OUT / RUN1)])
+    assert code == 0 and err == ""
+
+
 def test_fetch_outputs_downloads_only_from_the_server_a_job_came_from(recorded_server, tmp_path):
     env = env_for(recorded_server)
     # a job file names no server: another server may hold other files under the same names
