@@ -331,6 +331,15 @@ def test_fetch_outputs_stores_each_content_once_beside_the_recipes_and_diff_find
     assert "success_a_00001_.png" not in out
 
 
+def test_quiet_archive_with_outputs_prints_the_recipes_and_nothing_on_stderr(recorded_server, tmp_path):
+    code, out, err = run(["-q", "archive", "-o", str(tmp_path / "r"), "--outputs"], env=env_for(recorded_server))
+    assert code == 0 and err == ""
+    written = out.split()
+    assert {str(tmp_path / "r" / f"{job}.yaml") for job in (JOB1, JOB2, JOB3)} <= set(written)
+    assert all(path.endswith(".yaml") for path in written)
+    assert (tmp_path / "r" / "outputs" / f"{SAVED_SHA}.png").is_file()  # the files were still stored
+
+
 def test_fetching_again_downloads_nothing_and_leaves_the_bytes_as_they_were(recorded_server, tmp_path):
     env = env_for(recorded_server)
     recipes = tmp_path / "recipes"
