@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -293,12 +294,22 @@ def _number(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def format_percent(ratio: float) -> str:
+    """A changed-pixel ratio as a percentage: up to 4 decimals, and at least 2 significant digits for a ratio so
+    small that 4 decimals would round it to 0 (2 pixels of a 2048x2048 image are 0.000048%, not 0%)."""
+    percent = ratio * 100
+    if percent <= 0 or not math.isfinite(percent):
+        return f"{_number(float(percent))}%"
+    digits = max(4, 1 - math.floor(math.log10(percent)))
+    return f"{_number(float(percent), digits)}%"
+
+
 def pair_details(pair: OutputPair) -> str:
     """What a compared output's result rests on: the numbers for `different`, the reason for the others."""
     metrics = pair.metrics
     if metrics:
         ratio = metrics.get("changed_ratio")
-        percent = f" ({_number(ratio * 100, 4)}%)" if isinstance(ratio, (int, float)) else ""
+        percent = f" ({format_percent(ratio)})" if isinstance(ratio, (int, float)) else ""
         changed = metrics.get("changed_pixels")
         parts = [f"{changed} pixel{'' if changed == 1 else 's'} changed{percent}",
                  f"max diff {_number(metrics.get('max_diff'))}", f"mean diff {_number(metrics.get('mean_diff'), 4)}",
@@ -499,4 +510,4 @@ def _md_pairs(pairs: tuple[OutputPair, ...]) -> list[str]:
     return out
 
 
-__all__ = ["describe_side_cache", "format_value", "pair_details", "render_markdown", "render_text", "to_json"]
+__all__ = ["describe_side_cache", "format_percent", "format_value", "pair_details", "render_markdown", "render_text", "to_json"]

@@ -28,7 +28,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 from replay.diff import MISSING, JobDiff, natural_key
-from replay.diff_render import format_value
+from replay.diff_render import format_percent, format_value
 from replay.jobs import Job, cached_nodes
 
 if TYPE_CHECKING:
@@ -456,7 +456,7 @@ def _metrics_table(metrics: Mapping[str, Any] | None) -> str:
     ratio = metrics.get("changed_ratio")
     rows = [
         ["changed pixels", f"{_e(metrics.get('changed_pixels'))}"
-         + (f" ({ratio * 100:.4g} %)" if isinstance(ratio, (int, float)) else "")],
+         + (f" ({format_percent(ratio).replace('%', ' %')})" if isinstance(ratio, (int, float)) else "")],
         ["max channel difference", _number(metrics.get("max_diff"), 0)],
         ["mean channel difference", _number(metrics.get("mean_diff"), 4)],
         ["PSNR", _number(metrics.get("psnr"), 2) + " dB"],

@@ -386,6 +386,14 @@ def test_markdown_escapes_pipes_in_values():
     assert '`"a \\| b"` | `"a \\| c"` |' in md
 
 
+@pytest.mark.parametrize(("ratio", "shown"), [(0.0, "0%"), (1.0, "100%"), (9216 / 262144, "3.5156%"),
+                                              (2 / (2048 * 2048), "0.000048%"), (1 / 3, "33.3333%")])
+def test_a_changed_pixel_ratio_never_rounds_a_change_to_0_percent(ratio, shown):
+    from replay.diff_render import format_percent
+
+    assert format_percent(ratio) == shown
+
+
 IMG = "<img src=https://evil.example/t.png>"
 
 
