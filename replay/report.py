@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from replay.diff import MISSING, JobDiff, natural_key
 from replay.diff_render import format_percent, format_value
+from replay.environment import shown_value
 from replay.jobs import Job, cached_nodes
 
 if TYPE_CHECKING:
@@ -271,6 +272,11 @@ def _value(value: Any, limits: ReportLimits, *, name: str = "", ui: bool = False
     if value is MISSING:
         return '<span class="note">(none)</span>'
     return f"<code>{_e(_clip(format_value(value, name=name, ui=ui), limits.text_chars))}</code>"
+
+
+def _env_value(value: Any, limits: ReportLimits) -> str:
+    """A side of an environment change as the text and Markdown diffs show it: `0.33.0`, `-` for none (not JSON)."""
+    return f"<code>{_e(_clip(shown_value(value), limits.text_chars))}</code>"
 
 
 def _line_diff_html(lines: Iterable[str], limits: ReportLimits) -> str:
@@ -595,7 +601,7 @@ def render_diff_report(
         page.add("<h2>Environment changes</h2>", _table(
             ["kind", "name", "change", "a", "b"],
             [[_e(c.get("kind", "")), f"<code>{_e(c.get('name', ''))}</code>", _e(c.get("change", "")),
-              _value(c.get("a", MISSING), limits), _value(c.get("b", MISSING), limits)] for c in environment],
+              _env_value(c.get("a"), limits), _env_value(c.get("b"), limits)] for c in environment],
             "environment"))
     rows = _node_rows(diff, limits)
     nodes = diff.nodes

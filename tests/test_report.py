@@ -475,6 +475,27 @@ def test_an_animation_whose_frames_all_agree_shows_its_first_frame_without_a_fra
     assert "the first that differs" not in page
 
 
+def test_environment_changes_read_like_the_text_diff_with_a_dash_for_a_side_without_the_value():
+    # two real captures: a recipe fetched from a local ComfyUI 0.33 and the same job from a Comfy Cloud dialect server
+    from replay.environment_diff import diff_environments
+
+    local = {"system": {"comfyui_version": "0.33.0", "python_version": "3.11.7", "deploy_environment": "local-git"},
+             "devices": [{"name": "cpu", "type": "cpu", "vram_total": 25276071936}]}
+    cloud = {"system": {"comfyui_version": "0.33.0", "cloud_version": "2026.11.1", "python_version": "3.12.3"},
+             "devices": [{"name": "cloud", "type": "cuda", "vram_total": 0}]}
+    a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
+    diff = diff_jobs(a, b)
+    object.__setattr__(diff, "environment", tuple(diff_environments(local, cloud)))
+    table = re.search(r'<table class="environment">.*?</table>', render_diff_report(diff, a, b), re.S)
+    assert table is not None
+    rows = [re.sub(r"<[^>]+>", "", row).split("|") for row in
+            re.findall(r"<tr>(.*?)</tr>", table.group(0).replace("</td><td>", "|"))[1:]]
+    assert ["system", "Comfy Cloud", "added", "-", "2026.11.1"] in rows
+    assert ["system", "Python", "up", "3.11.7", "3.12.3"] in rows
+    assert ["system", "deploy environment", "removed", "local-git", "-"] in rows
+    assert "null" not in table.group(0) and "&quot;" not in table.group(0)
+
+
 def test_environment_changes_of_the_diff_are_a_table_when_recipes_carry_them():
     from dataclasses import dataclass
 
@@ -489,7 +510,7 @@ def test_environment_changes_of_the_diff_are_a_table_when_recipes_carry_them():
     page = render_diff_report(diff, a, b)
     table = re.search(r'<table class="environment">.*?</table>', page, re.S)
     assert table is not None
-    assert "<td><code>comfyui_version</code></td><td>up</td><td><code>&quot;0.3.0&quot;</code></td>" in table.group(0)
+    assert "<td><code>comfyui_version</code></td><td>up</td><td><code>0.3.0</code></td>" in table.group(0)
     assert "&lt;script&gt;" in table.group(0)
     assert "environment" not in render_diff_report(diff_jobs(a, b), a, b).split("<main>")[1]
 
