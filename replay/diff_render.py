@@ -23,6 +23,7 @@ from replay.diff import (
     is_link,
 )
 from replay.environment_render import render_changes_markdown, render_changes_text
+from replay.terminal import one_line
 
 if TYPE_CHECKING:
     from replay.outputs import OutputPair
@@ -148,7 +149,7 @@ def format_value(value: Any, *, name: str = "", ui: bool = False) -> str:
 def _file(item: dict[str, Any]) -> str:
     folder = item.get("subfolder") or ""
     path = f"{folder}/{item.get('filename')}" if folder else str(item.get("filename"))
-    return f"{item.get('kind', '')} {path} ({item.get('type', '')})".strip()
+    return f"{item.get('kind', '')} {one_line(path)} ({item.get('type', '')})".strip()
 
 
 def _error_line(error: ErrorInfo | None) -> str:

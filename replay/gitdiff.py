@@ -22,6 +22,7 @@ from replay.jobs import KIND_RECIPE, Job, job_from_document
 from replay.recipe import job_from_recipe
 from replay.sources import read_document
 from replay.summary import summarize
+from replay.terminal import one_line
 from replay.workflow import natural_key
 
 DRIVER = "diff=comfy-replay"
@@ -81,7 +82,7 @@ def _header_lines(job: Job) -> list[str]:
     for item in sorted(summary["outputs"], key=lambda item: natural_key(item["node"])):
         label = f"output {item['node']} {item['kind']}"
         if "file" in item:
-            lines.append(f"{label}: {item['file']}" + (f" ({item['type']})" if item.get("type") else ""))
+            lines.append(f"{label}: {one_line(item['file'])}" + (f" ({item['type']})" if item.get("type") else ""))
         else:
             lines += _value_lines(label, item.get("text"))
     return lines

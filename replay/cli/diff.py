@@ -134,7 +134,10 @@ def cmd_diff(ctx: Context) -> int:
         text = render_diff_report(result, *jobs, stores=stores or (), labels=(a.a, a.b),
                                   pixel_threshold=a.pixel_threshold or 0)
     else:
-        text = render_text(result, ctx.color() and a.output == "-", labels=(a.a, a.b))
+        from replay.terminal import printable  # noqa: PLC0415
+
+        colours = ctx.color() and a.output == "-"
+        text = printable(render_text(result, colours, labels=(a.a, a.b)), colours=colours)
     _write_result(ctx, text, a.output)
     return EXIT_NEGATIVE if a.exit_code and not result.identical else EXIT_OK
 
