@@ -31,6 +31,7 @@ from replay.diff import MISSING, JobDiff, natural_key
 from replay.diff_render import format_percent, format_value
 from replay.environment import shown_value
 from replay.jobs import Job, cached_nodes
+from replay.summary import describe_cached
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -328,7 +329,9 @@ def _jobs_table(a: Job, b: Job, labels: tuple[str, str] | None) -> str:
         }
         cached = cached_nodes(job)
         if cached is not None:
-            out["from cache"] = _e(", ".join(cached)) if cached else "nothing (every node ran)"
+            # as `show` says it: "2 of 5 nodes: 1, 2", and when nothing was recomputed, that
+            total = len(job.prompt) if isinstance(job.prompt, dict) else None
+            out["from cache"] = _e(describe_cached(cached, total)) if cached else "nothing (every node ran)"
         if job.error is not None:
             err = job.error
             out["error"] = (f"node <code>{_e(err.node_id)}</code> {_e(err.node_type)}: "

@@ -104,7 +104,7 @@ def test_the_jobs_table_shows_ids_status_and_the_nodes_that_came_from_cache():
     page = render_diff_report(diff_jobs(a, b), a, b, labels=("run1.json", "run2.json"))
     text = " ".join(Tags(page).text)
     assert "342b42de-2ad8-4b4b-81be-998c9fda324f" in text and "4e77db29-0535-41d3-8bc0-0143d9c71cca" in text
-    assert "1, 2, 3, 4, 5" in text  # run 2 recomputed nothing
+    assert "5 of 5 nodes: 1, 2, 3, 4, 5 (nothing was recomputed)" in text  # run 2 recomputed nothing
     assert "nothing (every node ran)" in text
 
 

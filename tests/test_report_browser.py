@@ -187,4 +187,4 @@ def test_a_red_patch_pasted_by_a_real_comfyui_job_is_what_the_report_shows(chrom
     cache = chrome.execute_script(
         "return Array.from(document.querySelectorAll('table.jobs tr')).filter(r => r.cells[0].innerText == "
         "'from cache').map(r => [r.cells[1].innerText, r.cells[2].innerText])")
-    assert cache == [["nothing (every node ran)", "1, 2, 7, 8, 9"]]
+    assert cache == [["nothing (every node ran)", "5 of 10 nodes: 1, 2, 7, 8, 9"]]
