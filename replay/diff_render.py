@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
+import math
+import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from replay.diff import (
@@ -19,6 +23,7 @@ from replay.diff import (
     is_link,
 )
 from replay.environment_render import render_changes_markdown, render_changes_text
+from replay.terminal import one_line
 
 if TYPE_CHECKING:
     from replay.outputs import OutputPair
@@ -144,7 +149,7 @@ def format_value(value: Any, *, name: str = "", ui: bool = False) -> str:
 def _file(item: dict[str, Any]) -> str:
     folder = item.get("subfolder") or ""
     path = f"{folder}/{item.get('filename')}" if folder else str(item.get("filename"))
-    return f"{item.get('kind', '')} {path} ({item.get('type', '')})".strip()
+    return f"{item.get('kind', '')} {one_line(path)} ({item.get('type', '')})".strip()
 
 
 def _error_line(error: ErrorInfo | None) -> str:
@@ -290,12 +295,22 @@ def _number(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def format_percent(ratio: float) -> str:
+    """A changed-pixel ratio as a percentage: up to 4 decimals, and at least 2 significant digits for a ratio so
+    small that 4 decimals would round it to 0 (2 pixels of a 2048x2048 image are 0.000048%, not 0%)."""
+    percent = ratio * 100
+    if percent <= 0 or not math.isfinite(percent):
+        return f"{_number(float(percent))}%"
+    digits = max(4, 1 - math.floor(math.log10(percent)))
+    return f"{_number(float(percent), digits)}%"
+
+
 def pair_details(pair: OutputPair) -> str:
     """What a compared output's result rests on: the numbers for `different`, the reason for the others."""
     metrics = pair.metrics
     if metrics:
         ratio = metrics.get("changed_ratio")
-        percent = f" ({_number(ratio * 100, 4)}%)" if isinstance(ratio, (int, float)) else ""
+        percent = f" ({format_percent(ratio)})" if isinstance(ratio, (int, float)) else ""
         changed = metrics.get("changed_pixels")
         parts = [f"{changed} pixel{'' if changed == 1 else 's'} changed{percent}",
                  f"max diff {_number(metrics.get('max_diff'))}", f"mean diff {_number(metrics.get('mean_diff'), 4)}",
@@ -363,22 +378,36 @@ def _cached_lines(cached: tuple[list[str] | None, list[str] | None] | None,
 # ---------------------------------------------------------------------------------------------- Markdown
 
 
+# Every value from a job (titles, class names, file names, errors) reaches the Markdown through one of these two:
+# a comment renderer (GitHub's) would otherwise show its markup, e.g. an <img> that loads from anywhere.
 def _cell(text: str) -> str:
+    """Plain text for a table cell: markup characters escaped, pipes and line breaks kept inside the cell."""
+    text = html.escape(text, quote=False)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+
+
+def _code_span(text: str) -> str:
+    """`text` as an inline code span for a table cell; a fence longer than any run of backticks in the text, so a
+    backtick in a value cannot end the span (inside a span nothing else is markup)."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence, pad = "`" * (longest + 1), " " if longest else ""
+    return f"{fence}{pad}{text.replace('|', chr(92) + '|').replace(chr(10), ' ')}{pad}{fence}"
+
+
+def _fence(lines: Sequence[str]) -> str:
+    """A code-block fence longer than any run of backticks in `lines`, so no line can close the block."""
+    return "`" * max([3, *(len(run) + 1 for line in lines for run in re.findall("`+", line))])
 
 
 def _code(value: Any, *, name: str = "", ui: bool = False) -> str:
     if value is MISSING:
         return ""
-    text = format_value(value, name=name, ui=ui)
-    if "`" in text:
-        return _cell(text)
-    return f"`{_cell(text)}`"
+    return _code_span(format_value(value, name=name, ui=ui))
 
 
 def _md_side(side: Side, label: str | None) -> str:
-    what = f"{side.kind} `{side.id}`" if side.id else side.kind
-    return what if label is None else f"`{_cell(label)}` ({what})"
+    what = f"{side.kind} {_code_span(side.id)}" if side.id else side.kind
+    return what if label is None else f"{_code_span(label)} ({what})"
 
 
 def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str:
@@ -422,14 +451,15 @@ def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str
     for node in d.nodes.changed:
         place = where(node.id, node.subgraph)
         if node.class_change is not None:
-            row(place, node.class_type, "class", f"`{_cell(node.class_change[0])}`", f"`{_cell(node.class_change[1])}`")
+            row(place, node.class_type, "class", _code_span(node.class_change[0]), _code_span(node.class_change[1]))
         for change in node.inputs:
             if change.line_diff:
-                row(place, node.class_type, f"`{_cell(change.name)}`", "(text, see below)", "(text, see below)")
+                row(place, node.class_type, _code_span(change.name), "(text, see below)", "(text, see below)")
                 details += [f"<details><summary>{_cell(place)} {_cell(node.class_type)}: {_cell(change.name)}"
-                            "</summary>", "", "```diff", *change.line_diff, "```", "</details>", ""]
+                            "</summary>", "", f"{_fence(change.line_diff)}diff", *change.line_diff,
+                            _fence(change.line_diff), "</details>", ""]
             else:
-                row(place, node.class_type, f"`{_cell(change.name)}`", _code(change.a, name=change.name, ui=ui),
+                row(place, node.class_type, _code_span(change.name), _code(change.a, name=change.name, ui=ui),
                     _code(change.b, name=change.name, ui=ui))
     for title in d.titles:
         old, new = (_code(t) if t is not None else "(none)" for t in (title.a, title.b))
@@ -440,9 +470,9 @@ def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str
         row(sub.id, sub.class_type, "subgraph added", "", "")
     for subchange in d.subgraphs.changed:
         for change in subchange.fields:
-            row(subchange.id, subchange.name, f"`{_cell(change.name)}`", _code(change.a), _code(change.b))
+            row(subchange.id, subchange.name, _code_span(change.name), _code(change.a), _code(change.b))
     for change in d.graph:
-        row("workflow", "", f"`{_cell(change.name)}`", _code(change.a), _code(change.b))
+        row("workflow", "", _code_span(change.name), _code(change.a), _code(change.b))
     if rows:
         nodes = d.nodes
         out += [f"**{d.compared}**: {len(nodes.added)} added, {len(nodes.removed)} removed, "
@@ -453,11 +483,11 @@ def render_markdown(d: JobDiff, *, labels: tuple[str, str] | None = None) -> str
                 "| node | class | change | a | b |", "| --- | --- | --- | --- | --- |"]
         for o in d.outputs.nodes:
             line = f"| {_cell(o.id)} | {_cell(o.class_type)} | "
-            out += [line + f"added | | `{_cell(_file(x))}` |" for x in o.added]
-            out += [line + f"removed | `{_cell(_file(x))}` | |" for x in o.removed]
-            out += [line + f"changed | `{_cell(_file(a))}` | `{_cell(_file(b))}` |" for a, b in o.changed]
+            out += [line + f"added | | {_code_span(_file(x))} |" for x in o.added]
+            out += [line + f"removed | {_code_span(_file(x))} | |" for x in o.removed]
+            out += [line + f"changed | {_code_span(_file(a))} | {_code_span(_file(b))} |" for a, b in o.changed]
             for change in o.values:
-                out.append(line + f"`{_cell(change.name)}` | {_code(change.a)} | {_code(change.b)} |")
+                out.append(line + f"{_code_span(change.name)} | {_code(change.a)} | {_code(change.b)} |")
         out.append("")
     if d.pairs is not None:
         out += _md_pairs(d.pairs)
@@ -475,10 +505,10 @@ def _md_pairs(pairs: tuple[OutputPair, ...]) -> list[str]:
         return out
     out += ["| output | result | a | b | details |", "| --- | --- | --- | --- | --- |"]
     for pair in pairs:
-        out.append(f"| {_cell(_pair_label(pair))} | {pair.result} | `{_cell(_artifact_name(pair.a))}` | "
-                   f"`{_cell(_artifact_name(pair.b))}` | {_cell(pair_details(pair))} |")
+        out.append(f"| {_cell(_pair_label(pair))} | {pair.result} | {_code_span(_artifact_name(pair.a))} | "
+                   f"{_code_span(_artifact_name(pair.b))} | {_cell(pair_details(pair))} |")
     out.append("")
     return out
 
 
-__all__ = ["describe_side_cache", "format_value", "pair_details", "render_markdown", "render_text", "to_json"]
+__all__ = ["describe_side_cache", "format_percent", "format_value", "pair_details", "render_markdown", "render_text", "to_json"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -79,7 +80,9 @@ def render_changes_markdown(changes: Sequence[EnvChange]) -> list[str]:
     rows = ["### Environment", "", "| what | name | a | b | change |", "| --- | --- | --- | --- | --- |"]
     for c in changes:
         cells = [c.kind, c.name, shown_value(c.a), shown_value(c.b), c.what]
-        rows.append("| " + " | ".join(x.replace("|", "\\|").replace("\n", " ") for x in cells) + " |")
+        # pack and model names come from the server and the prompt: their markup is shown, never rendered
+        rows.append("| " + " | ".join(html.escape(x, quote=False).replace("|", "\\|").replace("\n", " ")
+                                      for x in cells) + " |")
     return rows
 
 

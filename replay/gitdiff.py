@@ -22,6 +22,7 @@ from replay.jobs import KIND_RECIPE, Job, job_from_document
 from replay.recipe import job_from_recipe
 from replay.sources import read_document
 from replay.summary import summarize
+from replay.terminal import one_line
 from replay.workflow import natural_key
 
 DRIVER = "diff=comfy-replay"
@@ -81,7 +82,7 @@ def _header_lines(job: Job) -> list[str]:
     for item in sorted(summary["outputs"], key=lambda item: natural_key(item["node"])):
         label = f"output {item['node']} {item['kind']}"
         if "file" in item:
-            lines.append(f"{label}: {item['file']}" + (f" ({item['type']})" if item.get("type") else ""))
+            lines.append(f"{label}: {one_line(item['file'])}" + (f" ({item['type']})" if item.get("type") else ""))
         else:
             lines += _value_lines(label, item.get("text"))
     return lines
@@ -148,11 +149,17 @@ def _ui_lines(ui: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _artifact_order(artifact: dict[str, Any]) -> tuple[Any, ...]:
+    index = artifact.get("index")
+    return (natural_key(str(artifact.get("node"))), str(artifact.get("key")), index if isinstance(index, int) else -1)
+
+
 def _artifact_lines(artifacts: list[dict[str, Any]]) -> list[str]:
     """One line per output file, by content: a changed picture changes its line, a new file name alone does not
-    change the hashes (the name is shown last)."""
+    change the hashes (the name is shown last). Lines come in natural node order, then key and index: ComfyUI
+    lists outputs in the order the nodes happened to run, which changes from run to run."""
     lines = []
-    for artifact in artifacts:
+    for artifact in sorted(artifacts, key=_artifact_order):
         label = f"artifact {artifact.get('node')} {artifact.get('key')}[{artifact.get('index')}]"
         if artifact.get("missing"):
             lines.append(f"{label}: missing on the server ({artifact.get('filename')})")

@@ -300,6 +300,40 @@ def first_frame(path: Path) -> Image.Image:
             image.close()
 
 
+@dataclass(frozen=True)
+class FramePair:
+    """The frames of two images to show side by side: the first pair that differs, or the first frames."""
+
+    a: Image.Image
+    b: Image.Image
+    index: int  # 0 for still images and for animations whose frames all agree (or cannot be paired)
+
+
+def _differs(frame_a: Image.Image, frame_b: Image.Image, threshold: int) -> bool:
+    if frame_a.mode != frame_b.mode:
+        frame_a, frame_b = frame_a.convert("RGBA"), frame_b.convert("RGBA")
+    return _changed_mask(ImageChops.difference(frame_a, frame_b), threshold).getbbox() is not None
+
+
+def first_changed_frames(path_a: Path, path_b: Path, *, threshold: int = 0) -> FramePair:
+    """The first frames of two image files (of one size) with a channel difference over `threshold`: for an
+    animation whose change starts in frame 5, frame 5 of each. The first frames when none differs, when the sizes
+    or frame counts differ, or for still images. Frames are decoded one pair at a time, within the pixel limits;
+    raises DecodeError when either file cannot be decoded."""
+    with _open(path_a) as image_a, _open(path_b) as image_b:
+        first: FramePair | None = None
+        paired = image_a.size == image_b.size and getattr(image_a, "n_frames", 1) == getattr(image_b, "n_frames", 1)
+        for index, (frame_a, frame_b) in enumerate(zip(_frames(image_a), _frames(image_b), strict=False)):
+            pair = FramePair(frame_a.copy(), frame_b.copy(), index)
+            if first is None:
+                first = pair
+            if not paired or _differs(pair.a, pair.b, threshold):
+                return pair
+        if first is None:
+            raise DecodeError("no frame to decode")
+        return first
+
+
 def shrink(image: Image.Image, max_side: int, *, mask: bool = False) -> Image.Image:
     """`image` scaled down to fit `max_side` (unchanged when it fits): first by a whole factor with `reduce`
     (a box average, many times faster than `resize`), then the rest of the way. A `mask` ("L", 0 or 255) stays

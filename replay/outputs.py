@@ -327,6 +327,9 @@ def _pair_result(
     a: Mapping[str, Any], b: Mapping[str, Any], store_a: OutputStore | None, store_b: OutputStore | None,
     thresholds: Thresholds,
 ) -> tuple[str, Metrics | None, str | None]:
+    if a.get("missing") and b.get("missing"):
+        return "missing", None, (f"the server no longer had either file ({a.get('filename')!r}, "
+                                 f"{b.get('filename')!r}: 404)")
     for side, artifact in (("A", a), ("B", b)):
         if artifact.get("missing"):
             return "missing", None, f"the server no longer had {side}'s file {artifact.get('filename')!r} (404)"

@@ -28,8 +28,10 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 from replay.diff import MISSING, JobDiff, natural_key
-from replay.diff_render import format_value
+from replay.diff_render import format_percent, format_value
+from replay.environment import shown_value
 from replay.jobs import Job, cached_nodes
+from replay.summary import describe_cached
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -196,12 +198,22 @@ def _img_tag(uri: str, size: tuple[int, int], alt: str, full: tuple[int, int]) -
 
 def _render_visual(visual: _Visual, budget: int, limits: ReportLimits) -> dict[str, str]:
     """Decode a pair once, make its page images (a, b, difference) and return the HTML for each token."""
-    from replay.images import DecodeError, first_frame, mark_changes, shrink  # noqa: PLC0415 - Pillow on use
+    from replay.images import DecodeError, first_changed_frames, first_frame, mark_changes, shrink  # noqa: PLC0415
 
     out: dict[str, str] = {}
     frames: dict[str, Image.Image] = {}
+    frame_note = ""
+    if "diff" in visual.tokens and visual.path_a is not None and visual.path_b is not None:
+        # An animation whose change starts in a later frame shows that frame: its first frames would look equal.
+        try:
+            pair = first_changed_frames(visual.path_a, visual.path_b, threshold=visual.pixel_threshold)
+            frames = {"a": pair.a, "b": pair.b}
+            if pair.index:
+                frame_note = f'<p class="note">frame {pair.index + 1}, the first that differs</p>'
+        except DecodeError:
+            pass  # each side is decoded on its own below, to say which one cannot be
     for side, path in (("a", visual.path_a), ("b", visual.path_b)):
-        if side not in visual.tokens:
+        if side not in visual.tokens or side in frames:
             continue
         if path is None:
             out[visual.tokens[side]] = '<p class="note">file not stored: diff --outputs downloads it</p>'
@@ -225,7 +237,7 @@ def _render_visual(visual: _Visual, budget: int, limits: ReportLimits) -> dict[s
             out[visual.tokens[key]] = '<p class="note">not shown: the report is at its size limit</p>'
             continue
         uri, size = encoded
-        out[visual.tokens[key]] = _img_tag(uri, size, f"{key} image", full)
+        out[visual.tokens[key]] = _img_tag(uri, size, f"{key} image", full) + frame_note
     return out
 
 
@@ -261,6 +273,11 @@ def _value(value: Any, limits: ReportLimits, *, name: str = "", ui: bool = False
     if value is MISSING:
         return '<span class="note">(none)</span>'
     return f"<code>{_e(_clip(format_value(value, name=name, ui=ui), limits.text_chars))}</code>"
+
+
+def _env_value(value: Any, limits: ReportLimits) -> str:
+    """A side of an environment change as the text and Markdown diffs show it: `0.33.0`, `-` for none (not JSON)."""
+    return f"<code>{_e(_clip(shown_value(value), limits.text_chars))}</code>"
 
 
 def _line_diff_html(lines: Iterable[str], limits: ReportLimits) -> str:
@@ -312,7 +329,9 @@ def _jobs_table(a: Job, b: Job, labels: tuple[str, str] | None) -> str:
         }
         cached = cached_nodes(job)
         if cached is not None:
-            out["from cache"] = _e(", ".join(cached)) if cached else "nothing (every node ran)"
+            # as `show` says it: "2 of 5 nodes: 1, 2", and when nothing was recomputed, that
+            total = len(job.prompt) if isinstance(job.prompt, dict) else None
+            out["from cache"] = _e(describe_cached(cached, total)) if cached else "nothing (every node ran)"
         if job.error is not None:
             err = job.error
             out["error"] = (f"node <code>{_e(err.node_id)}</code> {_e(err.node_type)}: "
@@ -446,7 +465,7 @@ def _metrics_table(metrics: Mapping[str, Any] | None) -> str:
     ratio = metrics.get("changed_ratio")
     rows = [
         ["changed pixels", f"{_e(metrics.get('changed_pixels'))}"
-         + (f" ({ratio * 100:.4g} %)" if isinstance(ratio, (int, float)) else "")],
+         + (f" ({format_percent(ratio).replace('%', ' %')})" if isinstance(ratio, (int, float)) else "")],
         ["max channel difference", _number(metrics.get("max_diff"), 0)],
         ["mean channel difference", _number(metrics.get("mean_diff"), 4)],
         ["PSNR", _number(metrics.get("psnr"), 2) + " dB"],
@@ -585,7 +604,7 @@ def render_diff_report(
         page.add("<h2>Environment changes</h2>", _table(
             ["kind", "name", "change", "a", "b"],
             [[_e(c.get("kind", "")), f"<code>{_e(c.get('name', ''))}</code>", _e(c.get("change", "")),
-              _value(c.get("a", MISSING), limits), _value(c.get("b", MISSING), limits)] for c in environment],
+              _env_value(c.get("a"), limits), _env_value(c.get("b"), limits)] for c in environment],
             "environment"))
     rows = _node_rows(diff, limits)
     nodes = diff.nodes

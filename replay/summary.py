@@ -8,6 +8,7 @@ from typing import Any
 
 from replay.environment_render import summary_line
 from replay.jobs import Job, cached_nodes
+from replay.terminal import one_line
 
 
 def _iso(seconds: float | None) -> str | None:
@@ -139,7 +140,7 @@ def render_summary(summary: dict[str, Any]) -> str:
             value = json.dumps(entry.get("value"), ensure_ascii=False)
             rows.append(("set", f"{entry.get('node')}.{entry.get('input')}={value}"))
     width = max(len(k) for k, _ in rows)
-    return "".join(f"{k.ljust(width)}  {v}\n" for k, v in rows)
+    return "".join(f"{k.ljust(width)}  {one_line(v)}\n" for k, v in rows)  # job strings: no escape sequences
 
 
 __all__ = ["describe_cached", "render_summary", "summarize"]

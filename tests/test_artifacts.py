@@ -331,6 +331,15 @@ def test_fetch_outputs_stores_each_content_once_beside_the_recipes_and_diff_find
     assert "success_a_00001_.png" not in out
 
 
+def test_quiet_archive_with_outputs_prints_the_recipes_and_nothing_on_stderr(recorded_server, tmp_path):
+    code, out, err = run(["-q", "archive", "-o", str(tmp_path / "r"), "--outputs"], env=env_for(recorded_server))
+    assert code == 0 and err == ""
+    written = out.split()
+    assert {str(tmp_path / "r" / f"{job}.yaml") for job in (JOB1, JOB2, JOB3)} <= set(written)
+    assert all(path.endswith(".yaml") for path in written)
+    assert (tmp_path / "r" / "outputs" / f"{SAVED_SHA}.png").is_file()  # the files were still stored
+
+
 def test_fetching_again_downloads_nothing_and_leaves_the_bytes_as_they_were(recorded_server, tmp_path):
     env = env_for(recorded_server)
     recipes = tmp_path / "recipes"
@@ -470,6 +479,19 @@ def test_diff_notes_when_only_one_side_has_artifacts(tmp_path):
     assert code == 0 and "outputs by content" not in out
     assert err == ("note: B has no artifacts, so output files are compared by name; add --outputs to download its "
                    "files and compare them by content\n")
+
+
+def test_diff_of_two_runs_without_artifacts_says_their_files_are_compared_by_name_only():
+    # runs 1 and 3 saved byte-identical images under other names: by name they differ, so say how to know more
+    code, out, err = run(["diff", str(OUT / RUN1), str(OUT / RUN3)])
+    assert code == 0 and "success_a_00001_.png" in out and "outputs by content" not in out
+    assert err == ("note: output files are compared by name only (neither side has artifacts); add --outputs to "
+                   "download them and compare them by content\n")
+
+
+def test_diff_of_a_run_with_itself_without_artifacts_adds_no_note():
+    code, _, err = run(["diff", str(OUT / RUN1), str(OUT / RUN1)])
+    assert code == 0 and err == ""
 
 
 def test_fetch_outputs_downloads_only_from_the_server_a_job_came_from(recorded_server, tmp_path):

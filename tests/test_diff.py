@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import random
+import re
 import subprocess
 import sys
 import zlib
@@ -383,6 +384,34 @@ def test_markdown_escapes_pipes_in_values():
     b = {"1": {"class_type": "Note", "inputs": {"text": "a | c"}}}
     md = render_markdown(diff_jobs(job_from_document(a), job_from_document(b)))
     assert '`"a \\| b"` | `"a \\| c"` |' in md
+
+
+@pytest.mark.parametrize(("ratio", "shown"), [(0.0, "0%"), (1.0, "100%"), (9216 / 262144, "3.5156%"),
+                                              (2 / (2048 * 2048), "0.000048%"), (1 / 3, "33.3333%")])
+def test_a_changed_pixel_ratio_never_rounds_a_change_to_0_percent(ratio, shown):
+    from replay.diff_render import format_percent
+
+    assert format_percent(ratio) == shown
+
+
+IMG = "<img src=https://evil.example/t.png>"
+
+
+def test_markdown_from_a_hostile_job_shows_its_markup_as_text_for_a_comment_renderer():
+    # A backtick in a value used to end its code span, so the <img> after it became markup in a PR comment.
+    a = {"1": {"class_type": "Note", "inputs": {"text": "plain"}, "_meta": {"title": "t"}},
+         "2": {"class_type": "Note", "inputs": {"text": "one\ntwo\nthree"}}}
+    b = {"1": {"class_type": "Note", "inputs": {"text": f"x`{IMG}"}, "_meta": {"title": f"``{IMG}"}},
+         "2": {"class_type": "Note", "inputs": {"text": f"one\n```\n{IMG}\nthree"}},
+         "3": {"class_type": IMG, "inputs": {}}}
+    md = render_markdown(diff_jobs(job_from_document(a), job_from_document(b)))
+    assert f'| 1 | Note | `text` | `"plain"` | `` "x`{IMG}" `` |' in md
+    assert f'| 1 | Note | title | `"t"` | ``` "``{IMG}" ``` |' in md
+    assert "| 3 | &lt;img src=https://evil.example/t.png&gt; | added |  |  |" in md
+    block = md[md.index("<details>"):]
+    assert f"````diff\n@@ -1,3 +1,4 @@\n one\n-two\n+```\n+{IMG}\n three\n````\n</details>" in block
+    outside_code = re.sub(r"(`+)[^`].*?\1(?!`)", "", md.replace("````diff", "").split("<details>")[0])
+    assert "<img" not in outside_code
 
 
 # ---------------------------------------------------------------------------------------------- CLI

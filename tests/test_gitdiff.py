@@ -126,6 +126,23 @@ def test_textconv_is_deterministic_and_the_same_from_recipe_and_job_json(tmp_pat
     assert textconv(str(source)).endswith(body)
 
 
+def _artifact(node, index, sha):
+    return {"node": node, "key": "images", "index": index, "filename": f"x_{node}_{index}.png", "subfolder": "",
+            "type": "output", "sha256": sha * 64, "size": 10, "media_type": "image/png"}
+
+
+def test_artifact_lines_keep_one_order_whatever_order_the_server_ran_the_nodes_in():
+    # ComfyUI lists outputs in execution order, which changes between two runs of one prompt (seen on 0.33:
+    # PreviewImage 5 before SaveImage 4 in one run, after it in the next); git diff must not see a change.
+    job = job_from_document(PROMPT)
+    job.artifacts = [_artifact("10", 0, "c"), _artifact("3", 1, "b"), _artifact("3", 0, "a")]
+    first = render_textconv(job)
+    job.artifacts = [_artifact("3", 0, "a"), _artifact("3", 1, "b"), _artifact("10", 0, "c")]
+    assert render_textconv(job) == first
+    labels = [line.split(":")[0] for line in first.splitlines() if line.startswith("artifact ")]
+    assert labels == ["artifact 3 images[0]", "artifact 3 images[1]", "artifact 10 images[0]"]
+
+
 @pytest.mark.parametrize("content", [b"recipe: [\n", b"{not json", b"", b"just a string\n", b"recipe: 7\nprompt: {}\n"])
 def test_textconv_of_a_bad_file_exits_2_with_one_line(tmp_path, content):
     path = tmp_path / "bad.yaml"

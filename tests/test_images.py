@@ -8,6 +8,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from helpers import DATA
 from PIL import Image, PngImagePlugin
 
 from replay.outputs import Thresholds, compare_images, describe_file, difference_image
@@ -250,3 +251,13 @@ def test_difference_image_is_scaled_down_and_keeps_a_single_changed_pixel_visibl
     buffer = io.BytesIO()
     picture.save(buffer, "PNG")
     assert buffer.getvalue().startswith(b"\x89PNG")
+
+
+def test_first_changed_frames_finds_the_frame_a_change_starts_in_and_honours_the_threshold():
+    from replay.images import first_changed_frames
+
+    folder = DATA / "animations"
+    pair = first_changed_frames(folder / "apng_00001_.png", folder / "apng_00002_.png")
+    assert pair.index == 1 and pair.a.getpixel((0, 0)) == (0, 0, 255) and pair.b.getpixel((0, 0)) == (0, 0, 254)
+    within = first_changed_frames(folder / "apng_00001_.png", folder / "apng_00002_.png", threshold=1)
+    assert within.index == 0 and within.a.getpixel((0, 0)) == (255, 0, 0)

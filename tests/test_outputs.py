@@ -416,6 +416,8 @@ IMAGE = {"media_type": "image/png", "width": 8, "height": 8, "frames": 1}
     (art(sha256=SHA_A, media_type="audio/flac"), art(sha256=SHA_B, media_type="audio/flac"), "different", None),
     (art(sha256=SHA_A, **IMAGE, pixels=PIX_A), art(missing=True), "missing",
      "the server no longer had B's file 'x_0.png' (404)"),
+    (dict(art(missing=True), filename="a_1.png"), dict(art(missing=True), filename="b_1.png"), "missing",
+     "the server no longer had either file ('a_1.png', 'b_1.png': 404)"),
     (art(), art(), "incomparable", "content unknown: download the outputs of both jobs (--outputs)"),
 ])
 def test_pairs_without_stored_files_are_judged_by_hashes(a, b, result, why):

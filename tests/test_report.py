@@ -104,7 +104,7 @@ def test_the_jobs_table_shows_ids_status_and_the_nodes_that_came_from_cache():
     page = render_diff_report(diff_jobs(a, b), a, b, labels=("run1.json", "run2.json"))
     text = " ".join(Tags(page).text)
     assert "342b42de-2ad8-4b4b-81be-998c9fda324f" in text and "4e77db29-0535-41d3-8bc0-0143d9c71cca" in text
-    assert "1, 2, 3, 4, 5" in text  # run 2 recomputed nothing
+    assert "5 of 5 nodes: 1, 2, 3, 4, 5 (nothing was recomputed)" in text  # run 2 recomputed nothing
     assert "nothing (every node ran)" in text
 
 
@@ -442,6 +442,60 @@ def test_first_frame_of_a_real_animated_webp_is_its_first_picture():
     assert frame.size == (64, 48) and frame.tobytes() == expected.tobytes()
 
 
+@pytest.mark.parametrize(("name", "media_type", "ext"), [("anim2_0000{}_.webp", "image/webp", ".webp"),
+                                                     ("apng_0000{}_.png", "image/png", ".png")])
+def test_an_animation_that_changes_in_a_later_frame_shows_that_frame_with_the_change_in_red(
+        tmp_path, name, media_type, ext):
+    # Real ComfyUI outputs: frame 1 (red) is the same in both runs, frame 2 (blue) changed by one level. The
+    # first frames alone would show a and b alike and a difference image without any red.
+    a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
+    store = OutputStore(tmp_path / "store")
+    sides = [artifact(store, (DATA / "animations" / name.format(n)).read_bytes(), filename=name.format(n),
+                      media_type=media_type, ext=ext, size=(64, 48)) for n in (1, 2)]
+    pair = {"node": "4", "key": "images", "index": 0, "result": "different", "a": sides[0], "b": sides[1],
+            "metrics": None, "why": None, "within_tolerance": False}
+    page = render_diff_report(diff_jobs(a, b), a, b, pairs=[pair], stores=[store])
+    shown_a, shown_b, diff = (decode_img(img["src"]).convert("RGB") for img in Tags(page).named("img"))
+    assert shown_a.getpixel((0, 0)) == (0, 0, 255) and shown_b.getpixel((0, 0)) == (0, 0, 254)
+    assert diff.getcolors() == [(diff.width * diff.height, (220, 20, 60))]  # every pixel of frame 2 changed
+    assert page.count("frame 2, the first that differs") == 3
+
+
+def test_an_animation_whose_frames_all_agree_shows_its_first_frame_without_a_frame_note(tmp_path):
+    a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
+    store = OutputStore(tmp_path / "store")
+    data = (DATA / "animations" / "apng_00001_.png").read_bytes()
+    sides = [artifact(store, data, filename=f"apng_0000{n}_.png", size=(64, 48)) for n in (1, 2)]
+    pair = {"node": "5", "key": "images", "index": 0, "result": "identical", "a": sides[0], "b": sides[1],
+            "metrics": None, "why": None, "within_tolerance": True}
+    page = render_diff_report(diff_jobs(a, b), a, b, pairs=[pair], stores=[store])
+    shown_a, _, diff = (decode_img(img["src"]).convert("RGB") for img in Tags(page).named("img"))
+    assert shown_a.getpixel((0, 0)) == (255, 0, 0)
+    assert (220, 20, 60) not in {color for _, color in diff.getcolors()}
+    assert "the first that differs" not in page
+
+
+def test_environment_changes_read_like_the_text_diff_with_a_dash_for_a_side_without_the_value():
+    # two real captures: a recipe fetched from a local ComfyUI 0.33 and the same job from a Comfy Cloud dialect server
+    from replay.environment_diff import diff_environments
+
+    local = {"system": {"comfyui_version": "0.33.0", "python_version": "3.11.7", "deploy_environment": "local-git"},
+             "devices": [{"name": "cpu", "type": "cpu", "vram_total": 25276071936}]}
+    cloud = {"system": {"comfyui_version": "0.33.0", "cloud_version": "2026.11.1", "python_version": "3.12.3"},
+             "devices": [{"name": "cloud", "type": "cuda", "vram_total": 0}]}
+    a, b = real_jobs("success_a_run1.job.json", "success_a_run3_after_free.job.json")
+    diff = diff_jobs(a, b)
+    object.__setattr__(diff, "environment", tuple(diff_environments(local, cloud)))
+    table = re.search(r'<table class="environment">.*?</table>', render_diff_report(diff, a, b), re.S)
+    assert table is not None
+    rows = [re.sub(r"<[^>]+>", "", row).split("|") for row in
+            re.findall(r"<tr>(.*?)</tr>", table.group(0).replace("</td><td>", "|"))[1:]]
+    assert ["system", "Comfy Cloud", "added", "-", "2026.11.1"] in rows
+    assert ["system", "Python", "up", "3.11.7", "3.12.3"] in rows
+    assert ["system", "deploy environment", "removed", "local-git", "-"] in rows
+    assert "null" not in table.group(0) and "&quot;" not in table.group(0)
+
+
 def test_environment_changes_of_the_diff_are_a_table_when_recipes_carry_them():
     from dataclasses import dataclass
 
@@ -456,7 +510,7 @@ def test_environment_changes_of_the_diff_are_a_table_when_recipes_carry_them():
     page = render_diff_report(diff, a, b)
     table = re.search(r'<table class="environment">.*?</table>', page, re.S)
     assert table is not None
-    assert "<td><code>comfyui_version</code></td><td>up</td><td><code>&quot;0.3.0&quot;</code></td>" in table.group(0)
+    assert "<td><code>comfyui_version</code></td><td>up</td><td><code>0.3.0</code></td>" in table.group(0)
     assert "&lt;script&gt;" in table.group(0)
     assert "environment" not in render_diff_report(diff_jobs(a, b), a, b).split("<main>")[1]
 

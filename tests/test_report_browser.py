@@ -178,7 +178,7 @@ def test_a_red_patch_pasted_by_a_real_comfyui_job_is_what_the_report_shows(chrom
         "return Array.from(document.querySelectorAll('.pair')).map(p => p.querySelector('h3').innerText)")
     assert pairs == ["node 4 images[0] different", "node 6 images[0] same-pixels"]
     numbers = chrome.find_elements(By.CSS_SELECTOR, ".pair table.metrics td")
-    assert numbers[1].text == "9216 (3.516 %)"  # the 96 x 96 patch: 9216 of 512 x 512 pixels
+    assert numbers[1].text == "9216 (3.5156 %)"  # the 96 x 96 patch: 9216 of 512 x 512 pixels
     changes = chrome.execute_script(
         "return Array.from(document.querySelectorAll('table.nodes tbody tr'))"
         ".map(r => Array.from(r.cells).slice(0, 3).map(c => c.innerText).join(' '))")
@@ -187,4 +187,4 @@ def test_a_red_patch_pasted_by_a_real_comfyui_job_is_what_the_report_shows(chrom
     cache = chrome.execute_script(
         "return Array.from(document.querySelectorAll('table.jobs tr')).filter(r => r.cells[0].innerText == "
         "'from cache').map(r => [r.cells[1].innerText, r.cells[2].innerText])")
-    assert cache == [["nothing (every node ran)", "1, 2, 7, 8, 9"]]
+    assert cache == [["nothing (every node ran)", "5 of 10 nodes: 1, 2, 7, 8, 9"]]

@@ -430,6 +430,24 @@ def test_submit_of_a_repro_recipe_sends_its_targets_and_exits_1_when_the_job_fai
     assert lines[1] == "failed at node 5 (ComfyMathExpression): ZeroDivisionError: division by zero"
 
 
+def test_submit_and_repro_wait_print_a_failure_message_with_escape_sequences_as_text(
+    server: FakeComfy, tmp_path: Path
+) -> None:
+    # the exception message is the server's text: it must not clear the screen or retitle the terminal
+    server.fail_when(class_type="ComfyMathExpression", exception_type="ValueError",
+                     message="bad\x1b[2J\x1b]0;pwned\x07\rvalue")
+    run = write_repro(zerodiv(), minimal=True, out=str(tmp_path))
+    code, out, err = run_cli(["submit", run.recipe_path, "--wait"], env_for(server))
+    assert code == 1, err
+    assert out.splitlines()[1] == ("failed at node 5 (ComfyMathExpression): ValueError: "  # its first line
+                                   "bad\\x1b[2J\\x1b]0;pwned\\x07")
+    code, out, err = run_cli(["repro", str(DATA / "oss/fail_runtime_zerodiv.job.json"), "--minimal", "--submit",
+                              "--wait", "-o", str(tmp_path / "r.yaml")], env_for(server))
+    assert code == 0, err
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out
+    assert "ValueError: bad\\x1b[2J" in out
+
+
 def test_submit_with_a_fix_exits_0_when_the_job_completes(server: FakeComfy, tmp_path: Path) -> None:
     server.fail_when(class_type="ComfyMathExpression", input_name="expression", equals="a / b")
     run = write_repro(zerodiv(), out=str(tmp_path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from typing import TYPE_CHECKING
 
 from replay.cli._base import (
     EXIT_NEGATIVE,
@@ -16,6 +17,9 @@ from replay.cli._base import (
     command,
 )
 from replay.errors import InputError
+
+if TYPE_CHECKING:
+    from replay.diff import JobDiff
 
 
 def _convert_args(p: argparse.ArgumentParser) -> None:
@@ -115,6 +119,10 @@ def cmd_diff(ctx: Context) -> int:
     if len(lacking) == 1 and a.outputs is None:
         ctx.info(f"note: {lacking[0]} has no artifacts, so output files are compared by name; "
                  "add --outputs to download its files and compare them by content")
+    elif len(lacking) == 2 and a.outputs is None and _renamed_files(result):
+        # Two runs of one prompt always name their files apart: say how to learn whether the pictures differ.
+        ctx.info("note: output files are compared by name only (neither side has artifacts); "
+                 "add --outputs to download them and compare them by content")
     fmt = "json" if ctx.as_json else a.format or "text"
     if fmt == "json":
         text = json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n"
@@ -126,9 +134,17 @@ def cmd_diff(ctx: Context) -> int:
         text = render_diff_report(result, *jobs, stores=stores or (), labels=(a.a, a.b),
                                   pixel_threshold=a.pixel_threshold or 0)
     else:
-        text = render_text(result, ctx.color() and a.output == "-", labels=(a.a, a.b))
+        from replay.terminal import printable  # noqa: PLC0415
+
+        colours = ctx.color() and a.output == "-"
+        text = printable(render_text(result, colours, labels=(a.a, a.b)), colours=colours)
     _write_result(ctx, text, a.output)
     return EXIT_NEGATIVE if a.exit_code and not result.identical else EXIT_OK
+
+
+def _renamed_files(result: JobDiff) -> bool:
+    """Whether the outputs differ in files that exist on both sides under other names (not only in texts)."""
+    return result.outputs is not None and any(node.changed for node in result.outputs.nodes)
 
 
 def _write_result(ctx: Context, text: str, output: str) -> None:

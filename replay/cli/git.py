@@ -47,9 +47,10 @@ def _textconv_args(p: argparse.ArgumentParser) -> None:
 @arguments(_textconv_args)
 def cmd_textconv(ctx: Context) -> int:
     from replay.gitdiff import textconv  # noqa: PLC0415
+    from replay.terminal import printable  # noqa: PLC0415
 
     ctx.check_references(ctx.args.file, job_ids=False)
-    ctx.stdout.write(textconv(ctx.args.file, stdin=ctx.stdin))
+    ctx.stdout.write(printable(textconv(ctx.args.file, stdin=ctx.stdin)))  # git shows it in a terminal
     return EXIT_OK
 
 

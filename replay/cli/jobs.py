@@ -113,10 +113,12 @@ def cmd_archive(ctx: Context) -> int:
         for path in result.written:
             ctx.print(path)
     lines = summary_lines(result)
-    if not getattr(a, "quiet", False):  # -q: the failures only, which are errors
+    quiet = getattr(a, "quiet", False)  # -q: the failures only, which are errors (no counts, no outputs line)
+    if not quiet:
         ctx.stderr.write(f"{lines[0]}\n")
     for line in lines[1:]:
-        ctx.stderr.write(f"  {line}\n")
+        if not (quiet and line.startswith("outputs: ")):
+            ctx.stderr.write(f"  {line}\n")
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_SERVER if result.failed else EXIT_OK

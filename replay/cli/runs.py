@@ -21,6 +21,7 @@ from replay.cli._base import (
     command,
 )
 from replay.errors import GraphError
+from replay.terminal import one_line, printable
 
 
 def _repro_args(p: argparse.ArgumentParser) -> None:
@@ -93,7 +94,7 @@ def cmd_repro(ctx: Context) -> int:
     elif run.state == "printed":
         ctx.info(render_repro(run).rstrip("\n"))
     else:
-        ctx.stdout.write(render_repro(run))
+        ctx.stdout.write(printable(render_repro(run)))  # the failure's message is the server's text
     return EXIT_OK
 
 
@@ -144,7 +145,7 @@ def cmd_submit(ctx: Context) -> int:
         ctx.emit_json({"job_id": job_id, "status": new.status, "error": error_fields(new.error), **notes.json()})
     else:
         ctx.print(job_id)
-        ctx.print(f"failed at {describe_error(new.error)}" if new.status == "failed" else str(new.status))
+        ctx.print(one_line(f"failed at {describe_error(new.error)}") if new.status == "failed" else str(new.status))
     return EXIT_OK if new.status == "completed" else EXIT_NEGATIVE
 
 
