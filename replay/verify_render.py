@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
 from replay import canonical
+from replay.diff_render import format_percent
 from replay.verify import RESULTS, VerifyResult, VerifyRun
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def describe_pair(pair: OutputPair) -> str:
         parts = []
         if changed is not None:
             parts.append(f"{changed} changed pixel{'s' if changed != 1 else ''}"
-                         + (f" ({ratio * 100:.4g}%)" if isinstance(ratio, (int, float)) else ""))
+                         + (f" ({format_percent(ratio)})" if isinstance(ratio, (int, float)) else ""))
         if metrics.get("max_diff") is not None:
             parts.append(f"max diff {_number(metrics['max_diff'])}")
         if metrics.get("mean_diff") is not None:

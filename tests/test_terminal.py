@@ -59,3 +59,14 @@ def test_diff_show_and_textconv_print_no_escape_sequence_from_a_job(tmp_path):
     assert "identical prompt and results" not in out.splitlines()  # never a line of its own
     _, out, _ = run(["show", hostile])
     assert "x\\x1b[2J\\x1b[31m\\nidentical prompt and results\\r.png" in out
+
+
+def test_validate_lines_and_error_lines_show_a_file_names_control_characters(tmp_path):
+    hostile = tmp_path / f"job{CLEAR_AND_RED}.json"
+    hostile.write_text(json.dumps({"1": {"class_type": "SaveImage", "inputs": {"images": ["7", 0]}}}))
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["validate", str(hostile)], stdout=out, stderr=err, env={}) == 1
+    assert "\x1b" not in out.getvalue() and "job\\x1b[2J\\x1b[31m.json: " in out.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["submit", str(hostile), "--server", "http://127.0.0.1:9"], stdout=out, stderr=err, env={}) == 2
+    assert "\x1b" not in err.getvalue() and "job\\x1b[2J\\x1b[31m.json" in err.getvalue()

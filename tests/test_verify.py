@@ -202,7 +202,7 @@ def test_one_changed_pixel_is_a_mismatch_with_its_numbers(server: FakeComfy, tmp
 
     code, text, _ = run_cli(str(path), "--server", server.url)
     assert code == 1
-    assert "node 3 images[0]: different: 1 changed pixel (0.03255%), max diff 40" in text
+    assert "node 3 images[0]: different: 1 changed pixel (0.0326%), max diff 40" in text
     assert "PSNR 55.7 dB" in text
 
 

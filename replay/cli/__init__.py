@@ -30,6 +30,7 @@ from replay.cli._base import (
     command,
 )
 from replay.errors import ReplayError
+from replay.terminal import printable
 
 # Importing a group registers its commands; this order is the order `--help` lists them in.
 COMMAND_GROUPS = ("jobs", "runs", "verify", "bisect", "diff", "git")
@@ -85,9 +86,10 @@ def main(
                 ctx._client.close()
     except ReplayError as exc:
         _traceback(err, verbose)
-        err.write(f"{PROG}: error: {_one_line(str(exc))}\n")
+        # messages can quote a server's or a document's text: no control characters reach the terminal
+        err.write(f"{PROG}: error: {printable(_one_line(str(exc)))}\n")
         for line in getattr(exc, "lines", []) or getattr(exc, "problems", []):
-            err.write(f"  {line}\n")
+            err.write(f"  {printable(str(line))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         err.write(f"{PROG}: interrupted\n")

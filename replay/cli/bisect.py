@@ -17,6 +17,7 @@ from replay.cli._base import (
     arguments,
     command,
 )
+from replay.terminal import printable
 
 if TYPE_CHECKING:
     from replay.bisect import Progress
@@ -78,7 +79,7 @@ def cmd_bisect(ctx: Context) -> int:
         if ctx.as_json:
             ctx.emit_json(result.to_json())
         else:
-            ctx.stdout.write(render_plan(result))
+            ctx.stdout.write(printable(render_plan(result)))  # change values are the job's text
         return EXIT_OK
     target = bisect_target(a.output, bad.id) if a.output else None
     if target is not None:
@@ -99,7 +100,7 @@ def cmd_bisect(ctx: Context) -> int:
     if ctx.as_json:
         ctx.emit_json(result.to_json())
     else:
-        rendered = render_bisect(result, color=ctx.color())
+        rendered = printable(render_bisect(result, color=ctx.color()), colours=ctx.color())
         if text is not None:
             ctx.info(rendered.rstrip("\n"))
         else:

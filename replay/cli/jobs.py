@@ -17,6 +17,7 @@ from replay.cli._base import (
     arguments,
     command,
 )
+from replay.terminal import printable
 
 
 def _fetch_args(p: argparse.ArgumentParser) -> None:
@@ -171,7 +172,7 @@ def cmd_validate(ctx: Context) -> int:
             {"file": p.file, "location": p.location, "message": p.message} for p in problems]})
     else:
         for problem in problems:
-            ctx.print(str(problem))
+            ctx.print(printable(str(problem)))  # a message can quote the document's text
         if not problems:
             ctx.info(f"{len(a.files)} file(s) valid")
     return EXIT_NEGATIVE if problems else EXIT_OK

@@ -17,6 +17,7 @@ from replay.cli._base import (
     arguments,
     command,
 )
+from replay.terminal import printable
 
 if TYPE_CHECKING:
     from replay.client import Client
@@ -102,7 +103,7 @@ def cmd_verify(ctx: Context) -> int:
     if ctx.as_json:
         ctx.emit_json(run.to_json())
     else:
-        ctx.stdout.write(render_text(run, update=a.update))
+        ctx.stdout.write(printable(render_text(run, update=a.update)))  # error texts come from the server
     if run.interrupted:
         return EXIT_INTERRUPTED
     return run.exit_code
