@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "replay"
 
 # Modules that read, store or compare documents: they work offline, so they never import the HTTP client.
 OFFLINE = ("canonical", "convert", "diff", "diff_render", "documents", "errors", "gitdiff", "jobs", "nodedefs",
-           "recipe", "sources", "summary", "urls", "validate", "widget_values", "workflow")
+           "recipe", "report_page", "sources", "summary", "urls", "validate", "widget_values", "workflow")
 
 
 def _module_name(path: Path) -> str:
