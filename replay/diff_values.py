@@ -28,7 +28,7 @@ def close(x: float, y: float, tolerance: float | None) -> bool:
 def values_equal(x: Any, y: Any, tolerance: float | None = None) -> bool:
     """Compare two JSON values strictly: `1 == 1.0` but `1 != true`; numbers within `tolerance` are equal.
 
-    The cheap test that lets unchanged nodes skip deepdiff; it must agree with the deepdiff settings used below.
+    The cheap test that lets unchanged nodes skip deepdiff; it must agree with the deepdiff settings of `replay.diff`.
     """
     if x is y:
         return True
