@@ -206,8 +206,9 @@ def _is_title_path(path: list[Any], class_key: str) -> bool:
     return bool(path[1] == "title")
 
 
-def _rank(node_a: dict[str, Any], node_b: dict[str, Any]) -> Callable[[list[Any]], tuple[int, int]]:
-    """Sort key for changes inside a node: fields (and keys within them) in a's order, then b's new ones."""
+def _rank(node_a: dict[str, Any], node_b: dict[str, Any]) -> Callable[[list[Any]], tuple[Any, ...]]:
+    """Sort key for changes inside a node: fields (and keys within them) in a's order, then b's new ones; deeper
+    steps by index or name, so the order never depends on deepdiff's (hash-seeded) traversal."""
     order: dict[tuple[Any, ...], int] = {}
     for node in (node_a, node_b):
         for name, value in node.items():
@@ -216,12 +217,13 @@ def _rank(node_a: dict[str, Any], node_b: dict[str, Any]) -> Callable[[list[Any]
                 for sub in value:
                     order.setdefault((name, sub), len(order))
 
-    def key(steps: list[Any]) -> tuple[int, int]:
+    def key(steps: list[Any]) -> tuple[Any, ...]:
         first = order.get((steps[0],), len(order))
         if len(steps) < 2:
-            return (first, -1)
+            return (first, -1, ())
         second = steps[1] if isinstance(steps[1], int) else order.get((steps[0], steps[1]), len(order))
-        return (first, second)
+        deeper = tuple((0, step, "") if isinstance(step, int) else (1, 0, str(step)) for step in steps[2:])
+        return (first, second, deeper)
 
     return key
 
