@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from replay.diff import (
+from replay.diff_model import (
     COMPARED_UI,
     MISSING,
     Change,
@@ -20,10 +20,10 @@ from replay.diff import (
     OutputNodeDiff,
     Side,
     TitleChange,
-    is_link,
 )
 from replay.environment_render import render_changes_markdown, render_changes_text
 from replay.terminal import one_line
+from replay.workflow import is_link
 
 if TYPE_CHECKING:
     from replay.outputs import OutputPair

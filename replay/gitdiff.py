@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from replay.diff import graph_fields, link_table, ui_node_fields
 from replay.diff_render import format_value
 from replay.environment_render import render_lines
 from replay.errors import InputError
@@ -23,6 +22,7 @@ from replay.recipe import job_from_recipe
 from replay.sources import read_document
 from replay.summary import summarize
 from replay.terminal import one_line
+from replay.ui_fields import graph_fields, link_table, ui_node_fields
 from replay.workflow import natural_key
 
 DRIVER = "diff=comfy-replay"

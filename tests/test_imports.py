@@ -12,8 +12,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "replay"
 
 # Modules that read, store or compare documents: they work offline, so they never import the HTTP client.
-OFFLINE = ("canonical", "convert", "diff", "diff_render", "documents", "errors", "gitdiff", "jobs", "nodedefs",
-           "recipe", "report_page", "sources", "summary", "urls", "validate", "widget_values", "workflow")
+OFFLINE = ("canonical", "convert", "diff", "diff_model", "diff_outputs", "diff_render", "diff_values", "documents",
+           "errors", "findings", "gitdiff", "graph_check", "jobs", "nodedefs", "recipe", "report_page", "schema_check",
+           "sources", "summary", "ui_fields", "urls", "validate", "widget_values", "workflow")
 
 
 def _module_name(path: Path) -> str:
