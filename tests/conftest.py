@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -32,3 +33,17 @@ def oss_server() -> Iterator[FakeComfy]:
 def legacy_server() -> Iterator[FakeComfy]:
     """A started open-source ComfyUI older than 0.6: no /api/jobs, only the history routes."""
     yield from _serve("oss-legacy")
+
+
+# --- a real browser (tests/browser.py): Debian's headless Chromium; a missing browser fails, never skips ---------
+@pytest.fixture(scope="module")
+def chrome() -> Iterator[Any]:
+    """A headless Chromium driven by Selenium, one per test module."""
+    import browser  # selenium only for the tests that open a page
+
+    try:
+        driver = browser.start()
+    except Exception as exc:  # noqa: BLE001 - say how to get a browser, and fail
+        pytest.fail(f"headless Chromium could not start: {exc}\n{browser.INSTALL}")
+    yield driver
+    driver.quit()

@@ -6,12 +6,10 @@ A missing browser is an error, not a skip: `make test` installs Debian's chromiu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import browser
-import pytest
 from PIL import Image
 from reportcases import (
     HOSTILE,
@@ -28,16 +26,6 @@ from selenium.webdriver.common.by import By
 from replay.diff import diff_jobs
 from replay.outputs import OutputStore
 from replay.report import render_diff_report, render_verify_report
-
-
-@pytest.fixture(scope="module")
-def chrome() -> Iterator[Any]:
-    try:
-        driver = browser.start()
-    except Exception as exc:  # noqa: BLE001 - say how to get a browser, and fail
-        pytest.fail(f"headless Chromium could not start: {exc}\n{browser.INSTALL}")
-    yield driver
-    driver.quit()
 
 
 def open_page(chrome: Any, tmp_path: Path, page: str, name: str = "report.html") -> list[str]:

@@ -642,16 +642,6 @@ def test_report_of_an_interrupted_run_is_still_written(tmp_path: Path) -> None:
     assert str(paths[0]) in page and str(paths[3]) not in page
 
 
-@pytest.fixture(scope="module")
-def chrome() -> Iterator[Any]:
-    try:
-        driver = browser.start()
-    except Exception as exc:  # noqa: BLE001 - say how to get a browser, and fail
-        pytest.fail(f"headless Chromium could not start: {exc}\n{browser.INSTALL}")
-    yield driver
-    driver.quit()
-
-
 def test_a_verify_report_with_a_mismatch_renders_in_a_real_browser(chrome: Any, server: FakeComfy,
                                                                    tmp_path: Path) -> None:
     record(server, prompt_for(0x336699), tmp_path, "a_blue")
