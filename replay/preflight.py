@@ -193,7 +193,7 @@ def run_preflight(
         except ReplayError as exc:
             report.findings.append(Finding(WARNING, "definitions", "", f"no node definitions from the server ({exc})"))
     if defs is None and info:
-        defs = _defs_of(info)
+        defs = definitions_of(info)
     wanted = list(targets)
     report.findings += prompt_findings(prompt, targets=wanted, defs=defs)
     if client is not None and check_environment:
@@ -210,9 +210,9 @@ def environment_of(recorded: Mapping[str, Any] | None) -> Mapping[str, Any]:
 _LAST_DEFS: tuple[Mapping[str, Any], NodeDefs | None] | None = None
 
 
-def _defs_of(info: Mapping[str, Any]) -> NodeDefs | None:
-    """Node definitions of an /object_info body, parsed once for the body a client keeps (checks of many
-    prompts against one server parse it once, not once per prompt)."""
+def definitions_of(info: Mapping[str, Any]) -> NodeDefs | None:
+    """Node definitions of an /object_info body (None when they do not parse), parsed once for the body a client
+    keeps: checks of many prompts against one server, and `submit.server_defs`, parse it once, not once per use."""
     global _LAST_DEFS
     last = _LAST_DEFS
     if last is not None and last[0] is info:
@@ -256,4 +256,4 @@ def _environment_findings(
                                                  ui_workflow=ui_workflow, server=client.server, captured=CAPTURED_RUN)
 
 
-__all__ = ["ERROR", "WARNING", "Finding", "PreflightReport", "prompt_findings", "run_preflight"]
+__all__ = ["ERROR", "WARNING", "Finding", "PreflightReport", "definitions_of", "prompt_findings", "run_preflight"]

@@ -62,13 +62,13 @@ def preflight_problems(
 def server_defs(client: Client) -> NodeDefs | None:
     """GET the server's node definitions, or None when it cannot give them (the POST will tell more)."""
     from replay.errors import DocumentError  # noqa: PLC0415
-    from replay.nodedefs import NodeDefs  # noqa: PLC0415
+    from replay.preflight import definitions_of  # noqa: PLC0415
 
     try:
         info = client.object_info()
-        return NodeDefs.from_dict(info) if info else None
     except (ServerError, DocumentError):
         return None
+    return definitions_of(info) if info else None
 
 
 def submit_prompt(
