@@ -225,24 +225,30 @@ class Client:
         waited = 0.0
         attempt = 0
         while True:
-            # Full jitter: a random wait up to an exponentially growing cap (0.5 s, 1 s, 2 s, ... 8 s).
-            backoff = random.uniform(0, min(8.0, 0.5 * 2**attempt))
             try:
                 response = self._send("GET", path, params=params)
             except ServerUnreachable:
-                if self._refused is not None or attempt >= self.retries or waited + backoff > self.retry_budget:
+                wait = None if self._refused is not None else self._next_wait(attempt, waited, None)
+                if wait is None:
                     raise
-                wait = backoff
             else:
-                if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
+                if response.status_code not in RETRY_STATUSES:
                     return response
-                asked = _retry_after(response)
-                wait = asked if asked is not None else backoff
-                if waited + wait > self.retry_budget:
+                wait = self._next_wait(attempt, waited, _retry_after(response))
+                if wait is None:
                     return response
             self._sleep(wait)
             waited += wait
             attempt += 1
+
+    def _next_wait(self, attempt: int, waited: float, asked: float | None) -> float | None:
+        """How long to wait before retry number `attempt + 1`, or None when the attempts or the time budget are
+        spent: the server's Retry-After when it `asked`, else full jitter, a random wait up to an exponentially
+        growing cap (0.5 s, 1 s, 2 s, ... 8 s)."""
+        if attempt >= self.retries:
+            return None
+        wait = asked if asked is not None else random.uniform(0, min(8.0, 0.5 * 2**attempt))
+        return None if waited + wait > self.retry_budget else wait
 
     def _json(self, response: requests.Response, what: str) -> Any:
         try:
@@ -492,18 +498,16 @@ class Client:
         waited = 0.0
         attempt = 0
         while True:
-            backoff = random.uniform(0, min(8.0, 0.5 * 2**attempt))
             try:
                 return self._view_once(params, what, dest)
             except ServerUnreachable:
-                if attempt >= self.retries or waited + backoff > self.retry_budget:
+                wait = self._next_wait(attempt, waited, None)
+                if wait is None:
                     raise
-                wait = backoff
             except ServerError as exc:
-                if exc.status not in RETRY_STATUSES or attempt >= self.retries:
-                    raise
-                wait = exc.retry_after if isinstance(exc, _Retryable) and exc.retry_after is not None else backoff
-                if waited + wait > self.retry_budget:
+                asked = exc.retry_after if isinstance(exc, _Retryable) else None
+                wait = self._next_wait(attempt, waited, asked) if exc.status in RETRY_STATUSES else None
+                if wait is None:
                     raise
             dest.seek(start)
             dest.truncate()
