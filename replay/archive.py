@@ -27,7 +27,7 @@ from replay.artifacts import recipe_has_artifacts, recorded_artifacts
 from replay.environment import CAPTURED_FETCH, capture_from_client, keep_first_capture
 from replay.errors import InputError, MalformedResponse, ReplayError
 from replay.fetching import FetchResult, check_job
-from replay.jobs import JOB_STATUSES, TERMINAL_STATUSES, check_job_id, job_from_detail
+from replay.jobs import JOB_STATUSES, TERMINAL_STATUSES, check_job_id, job_from_detail, split_workflow
 from replay.recipe import build_recipe, write_recipe
 
 if TYPE_CHECKING:
@@ -228,13 +228,7 @@ def _helpers_for(jobs: int, helpers: int | None) -> _Helpers | None:
 
 def _fetch_environment(client: Client, detail: dict[str, Any]) -> dict[str, Any] | None:
     """The fetch-time environment of a job detail, from the client's cached /system_stats and /object_info."""
-    def part(holder: Any, key: str) -> dict[str, Any]:
-        value = holder.get(key) if isinstance(holder, dict) else None
-        return value if isinstance(value, dict) else {}
-
-    workflow = part(detail, "workflow")
-    ui = part(part(part(workflow, "extra_data"), "extra_pnginfo"), "workflow") or None
-    prompt = part(workflow, "prompt") or None
+    prompt, _extra, ui = split_workflow(detail.get("workflow"))  # the graphs `fetch` captures from, read alike
     environment, _notes = capture_from_client(client, prompt, ui, captured=CAPTURED_FETCH)
     return environment
 

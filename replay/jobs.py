@@ -222,8 +222,9 @@ def detect_kind(doc: Any) -> str:
 # ---------------------------------------------------------------------------------------------- builders
 
 
-def _split_workflow(workflow: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
-    """Return (prompt, extra_data, ui graph) from a job's `workflow` field, sniffing its shape."""
+def split_workflow(workflow: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """Return (prompt, extra_data, ui graph) from a job's `workflow` field, sniffing its shape (also used by
+    archive, which reads raw job details)."""
     if not isinstance(workflow, dict):
         return None, None, None
     if _is_container(workflow):
@@ -250,7 +251,7 @@ def _ui_from_extra(extra: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def job_from_detail(detail: dict[str, Any]) -> Job:
     """Build a Job from a `GET /api/jobs/{id}` body, Cloud or OSS dialect."""
-    prompt, extra, ui = _split_workflow(detail.get("workflow"))
+    prompt, extra, ui = split_workflow(detail.get("workflow"))
     err = detail.get("execution_error")
     status = detail.get("status")
     outputs = detail.get("outputs")
@@ -394,7 +395,7 @@ def job_from_document(doc: Any) -> Job:
     if kind == KIND_HISTORY:
         return job_from_history(doc)
     if kind == KIND_CONTAINER:
-        prompt, extra, ui = _split_workflow(doc)
+        prompt, extra, ui = split_workflow(doc)
         return Job(kind=KIND_CONTAINER, prompt=prompt, extra_data=extra, ui_workflow=ui)
     if kind == KIND_PROMPT:
         return Job(kind=KIND_PROMPT, prompt=doc)
@@ -435,5 +436,6 @@ __all__ = [
     "job_from_document",
     "job_from_history",
     "rebuild_workflow",
+    "split_workflow",
     "to_seconds",
 ]
